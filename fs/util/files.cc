@@ -1,0 +1,181 @@
+#include "fs/util/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace shardfs::util {
+
+Error ErrnoError(int err, std::string_view what) {
+  Errc code = Errc::kInternal;
+  switch (err) {
+    case ENOENT: code = Errc::kNotFound; break;
+    case EEXIST: code = Errc::kExists; break;
+    case ENOTEMPTY: code = Errc::kNotEmpty; break;
+    case ENOTDIR: code = Errc::kNotDir; break;
+    case EISDIR: code = Errc::kIsDir; break;
+    case ENAMETOOLONG: code = Errc::kNameTooLong; break;
+    case ENOSPC:
+    case EDQUOT: code = Errc::kNoSpace; break;
+    case EACCES:
+    case EPERM:
+    case EROFS: code = Errc::kPermission; break;
+    case EINVAL: code = Errc::kInvalid; break;
+    case EAGAIN:
+    case EINTR:
+    case ETIMEDOUT: code = Errc::kUnavailable; break;
+    default: break;
+  }
+  return MakeError(code, fmt::format("{}: {}", what, std::strerror(err)));
+}
+
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+Status WriteAll(int fd, ByteSpan data, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, fmt::format("cannot write {}", path));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<Bytes> ReadFile(const std::string& path, uint64_t max_bytes) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return ErrnoError(errno, fmt::format("cannot open {}", path));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError(errno, fmt::format("cannot stat {}", path));
+  if (S_ISDIR(st.st_mode)) return MakeError(Errc::kIsDir, fmt::format("{} is a directory", path));
+  Bytes out;
+  uint8_t buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, fmt::format("cannot read {}", path));
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max_bytes) {
+      SecureZero(buf, sizeof buf);
+      return MakeError(Errc::kInvalid,
+                       fmt::format("{} is larger than the {} bytes expected", path, max_bytes));
+    }
+    out.insert(out.end(), buf, buf + n);
+  }
+  SecureZero(buf, sizeof buf);  // the file may have held a secret
+  return out;
+}
+
+Status FsyncPath(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return ErrnoError(errno, fmt::format("cannot open {}", path));
+  if (::fsync(fd.get()) != 0) return ErrnoError(errno, fmt::format("cannot fsync {}", path));
+  return Ok();
+}
+
+Status WriteFileAtomic(const std::string& path, ByteSpan data, mode_t mode, Overwrite overwrite) {
+  std::string dir = ParentDir(path);
+  std::string tmpl = path + ".tmp.XXXXXX";
+  int raw = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (raw < 0) return ErrnoError(errno, fmt::format("cannot create a file in {}", dir));
+  Fd fd(raw);
+  auto fail = [&](Error e) {
+    ::unlink(tmpl.c_str());
+    return e;
+  };
+  if (::fchmod(fd.get(), mode) != 0) return fail(ErrnoError(errno, "cannot set mode on " + tmpl));
+  if (auto s = WriteAll(fd.get(), data, tmpl); !s.ok()) return fail(s.error());
+  if (::fsync(fd.get()) != 0) return fail(ErrnoError(errno, "cannot fsync " + tmpl));
+  ::close(fd.Release());
+  if (overwrite == Overwrite::kRefuse) {
+    // link() fails with EEXIST instead of replacing: the no-overwrite rename.
+    if (::link(tmpl.c_str(), path.c_str()) != 0) {
+      int err = errno;
+      return fail(err == EEXIST ? MakeError(Errc::kExists, path + " already exists")
+                                : ErrnoError(err, "cannot create " + path));
+    }
+    ::unlink(tmpl.c_str());
+  } else if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+    return fail(ErrnoError(errno, "cannot replace " + path));
+  }
+  return FsyncPath(dir);
+}
+
+Status MakeDirs(const std::string& path, mode_t mode) {
+  if (path.empty()) return MakeError(Errc::kInvalid, "empty directory path");
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    size_t next = path.find('/', pos + 1);
+    partial = path.substr(0, next);
+    pos = next;
+    if (partial.empty() || partial == "/") continue;
+    if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST)
+      return ErrnoError(errno, fmt::format("cannot create directory {}", partial));
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return ErrnoError(errno, "cannot stat " + path);
+  if (!S_ISDIR(st.st_mode)) return MakeError(Errc::kNotDir, path + " is not a directory");
+  return Ok();
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string ParentDir(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  std::error_code ec;
+  auto cwd = std::filesystem::current_path(ec);
+  if (ec) return path;
+  return (cwd / path).lexically_normal().string();
+}
+
+Status RemoveTree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return MakeError(Errc::kInternal, fmt::format("cannot remove {}: {}", path, ec.message()));
+  return Ok();
+}
+
+}  // namespace shardfs::util
