@@ -1,1 +1,154 @@
-int main() { return 0; }
+// shardfs: the client program. main builds the command line, runs one subcommand and turns its
+// Status into an exit code: 0 success, 1 the command failed (one "shardfs: error:" line),
+// 2 bad usage.
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kFooter = R"(
+Passwords come from --password-file FILE, else $SHARDFS_PASSWORD_FILE, else
+$SHARDFS_PASSWORD, else a prompt on the terminal.
+The config directory is --config-dir, else /etc/shardfs with --system, else
+$SHARDFS_CONFIG_DIR, else $XDG_CONFIG_HOME/shardfs, else ~/.config/shardfs.
+Run `shardfs COMMAND --help` for the options of each command.)";
+
+// Binds an option to a std::optional<std::string> (CLI11 2.1 has no direct support).
+CLI::Option* AddOptional(CLI::App* app, const std::string& name, std::optional<std::string>& out,
+                         const std::string& help) {
+  return app
+      ->add_option_function<std::string>(
+          name, [&out](const std::string& v) { out = v; }, help)
+      ->type_name("TEXT");
+}
+
+void AddCommon(CLI::App* cmd, shardfs::cli::CommonOptions& common, bool password) {
+  AddOptional(cmd, "--config-dir", common.location.config_dir,
+              "Directory holding the drives' configuration (see below for the default)")
+      ->type_name("DIR");
+  cmd->add_flag("--system", common.location.system,
+                "Use the system-wide config directory /etc/shardfs (and /var/cache/shardfs)");
+  if (password) {
+    AddOptional(cmd, "--password-file", common.password_file,
+                "Read the drive's password from FILE (first line; keep it mode 0600)")
+        ->type_name("FILE");
+  }
+}
+
+void AddKdf(CLI::App* cmd, shardfs::cli::KdfOptions& kdf) {
+  cmd->add_option("--kdf-memory", kdf.memory,
+                  "Memory Argon2id uses to turn the password into a key (8M..4G)")
+      ->capture_default_str()
+      ->type_name("SIZE");
+  cmd->add_option("--kdf-passes", kdf.passes, "Argon2id passes over that memory (1..64)")
+      ->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using shardfs::cli::CommonOptions;
+  CLI::App app{
+      "shardfs: an end-to-end encrypted drive whose blocks are erasure-coded over "
+      "independent storage nodes, mounted as a local directory.",
+      "shardfs"};
+  app.set_version_flag("--version", std::string("shardfs ") + SHARDFS_VERSION);
+  app.require_subcommand(1);
+  app.footer(kFooter);
+  app.set_help_all_flag("--help-all", "Show the help of every command");
+
+  CommonOptions common;
+  shardfs::cli::InitOptions init;
+  auto* init_cmd = app.add_subcommand(
+      "init", "Create a drive: new 24-word recovery phrase, keys, config and keyfile");
+  init_cmd->add_option("DRIVE", init.drive, "Name of the new drive (letters, digits, . _ -)")
+      ->required();
+  AddCommon(init_cmd, common, true);
+  AddOptional(init_cmd, "--store", init.store,
+              "Where the encrypted blocks go: dir:PATH (a local directory)")
+      ->type_name("STORE")
+      ->required();
+  init_cmd
+      ->add_option("--block-size", init.block_size,
+                   "Size of the blocks files are cut into: a power of two, 4K..64M")
+      ->capture_default_str()
+      ->type_name("SIZE");
+  init_cmd
+      ->add_option("--ec", init.erasure,
+                   "Erasure coding K+M: K data + M parity shards per block; any M nodes "
+                   "may be lost (1+M mirrors)")
+      ->capture_default_str()
+      ->type_name("K+M");
+  AddOptional(init_cmd, "--cache-dir", init.cache_dir,
+              "Local cache of blocks and metadata (default ~/.cache/shardfs/DRIVE)")
+      ->type_name("DIR");
+  init_cmd
+      ->add_option("--cache-size", init.cache_size,
+                   "Most disk space the block cache uses, e.g. 512M, 32G")
+      ->capture_default_str()
+      ->type_name("SIZE");
+  init_cmd->add_flag("--restore", init.restore,
+                     "Re-create an existing drive from its 24 words instead of making new ones");
+  AddOptional(init_cmd, "--mnemonic-file", init.mnemonic_file,
+              "With --restore: read the 24 words from FILE instead of the terminal")
+      ->type_name("FILE");
+  AddOptional(init_cmd, "--mnemonic-out", init.mnemonic_out,
+              "Write the new words to FILE (mode 0600, must not exist) instead of showing them")
+      ->type_name("FILE");
+  AddKdf(init_cmd, init.kdf);
+
+  std::string drive;
+  auto* info_cmd = app.add_subcommand("info", "Show a drive's configuration (no password)");
+  info_cmd->add_option("DRIVE", drive, "Drive name")->required();
+  AddCommon(info_cmd, common, false);
+
+  auto* list_cmd = app.add_subcommand("list", "List the drives in the config directory");
+  AddCommon(list_cmd, common, false);
+
+  auto* show_cmd = app.add_subcommand(
+      "show-mnemonic", "Print a drive's 24-word recovery phrase (asks for the password)");
+  show_cmd->add_option("DRIVE", drive, "Drive name")->required();
+  AddCommon(show_cmd, common, true);
+
+  std::optional<std::string> new_password_file;
+  shardfs::cli::KdfOptions passwd_kdf;
+  auto* passwd_cmd = app.add_subcommand("passwd", "Change the password that unlocks a drive");
+  passwd_cmd->add_option("DRIVE", drive, "Drive name")->required();
+  AddCommon(passwd_cmd, common, true);
+  AddOptional(passwd_cmd, "--new-password-file", new_password_file,
+              "Read the new password from FILE instead of the terminal")
+      ->type_name("FILE");
+  AddKdf(passwd_cmd, passwd_kdf);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end here with 0; CLI11's own codes for usage errors become 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  shardfs::util::Status status;
+  if (init_cmd->parsed()) {
+    status = shardfs::cli::RunInit(common, init);
+  } else if (info_cmd->parsed()) {
+    status = shardfs::cli::RunInfo(common, drive);
+  } else if (list_cmd->parsed()) {
+    status = shardfs::cli::RunList(common);
+  } else if (show_cmd->parsed()) {
+    status = shardfs::cli::RunShowMnemonic(common, drive);
+  } else if (passwd_cmd->parsed()) {
+    status = shardfs::cli::RunPasswd(common, drive, new_password_file, passwd_kdf);
+  }
+  if (!status.ok()) {
+    std::fflush(stdout);
+    fmt::print(stderr, "shardfs: error: {}\n", status.error().message);
+    return 1;
+  }
+  return 0;
+}

@@ -16,9 +16,9 @@ namespace shardfs::crypto {
 inline constexpr uint8_t kKeyfileVersion = 1;
 
 struct KdfParams {
-  uint32_t t_cost = 3;           // Argon2id passes
-  uint32_t m_cost_kib = 65536;   // memory, KiB (64 MiB)
-  uint32_t parallelism = 1;      // lanes
+  uint32_t t_cost = 3;          // Argon2id passes
+  uint32_t m_cost_kib = 65536;  // memory, KiB (64 MiB)
+  uint32_t parallelism = 1;     // lanes
 };
 
 // Limits accepted when reading a keyfile (a garbled file must not make us allocate 1 TiB).
@@ -31,9 +31,8 @@ util::Result<util::Bytes> WrapSecret(const util::SecretBytes& secret,
                                      const util::SecretBytes& password, const KdfParams& params);
 // Deterministic variant for golden-file tests: salt is 16 bytes, nonce 12.
 util::Result<util::Bytes> WrapSecretWith(const util::SecretBytes& secret,
-                                         const util::SecretBytes& password,
-                                         const KdfParams& params, util::ByteSpan salt,
-                                         util::ByteSpan nonce);
+                                         const util::SecretBytes& password, const KdfParams& params,
+                                         util::ByteSpan salt, util::ByteSpan nonce);
 // Errors: kCorrupt (truncated, garbled, checksum mismatch), kUnsupported (a newer version),
 // kPermission (the password does not open it). `name` (usually the path) goes into messages.
 util::Result<util::SecretBytes> UnwrapSecret(util::ByteSpan keyfile,

@@ -1,7 +1,7 @@
 #include "fs/util/bytes.h"
 
-#include <cstring>
 #include <strings.h>
+#include <cstring>
 
 #include "fs/util/check.h"
 

@@ -8,19 +8,19 @@
 namespace shardfs::util {
 
 enum class Errc {
-  kNotFound,      // no such file, drive, key, object
-  kExists,        // refuses to overwrite something that is there
-  kNotEmpty,      // directory not empty
-  kNotDir,        // a path component or target is not a directory
-  kIsDir,         // a directory where a file was expected
-  kNameTooLong,   // a name over the limit
-  kNoSpace,       // disk, cache or quota full
-  kUnavailable,   // retryable: a node or service is down or slow
-  kCorrupt,       // tampered or damaged data; never returned as plaintext
-  kInvalid,       // bad input from the user or caller
-  kPermission,    // not allowed, or a wrong password
-  kUnsupported,   // a format version or feature this build does not know
-  kInternal,      // a bug or an unexpected library failure
+  kNotFound,     // no such file, drive, key, object
+  kExists,       // refuses to overwrite something that is there
+  kNotEmpty,     // directory not empty
+  kNotDir,       // a path component or target is not a directory
+  kIsDir,        // a directory where a file was expected
+  kNameTooLong,  // a name over the limit
+  kNoSpace,      // disk, cache or quota full
+  kUnavailable,  // retryable: a node or service is down or slow
+  kCorrupt,      // tampered or damaged data; never returned as plaintext
+  kInvalid,      // bad input from the user or caller
+  kPermission,   // not allowed, or a wrong password
+  kUnsupported,  // a format version or feature this build does not know
+  kInternal,     // a bug or an unexpected library failure
 };
 
 std::string_view ErrcName(Errc code);

@@ -16,22 +16,43 @@ namespace shardfs::util {
 Error ErrnoError(int err, std::string_view what) {
   Errc code = Errc::kInternal;
   switch (err) {
-    case ENOENT: code = Errc::kNotFound; break;
-    case EEXIST: code = Errc::kExists; break;
-    case ENOTEMPTY: code = Errc::kNotEmpty; break;
-    case ENOTDIR: code = Errc::kNotDir; break;
-    case EISDIR: code = Errc::kIsDir; break;
-    case ENAMETOOLONG: code = Errc::kNameTooLong; break;
+    case ENOENT:
+      code = Errc::kNotFound;
+      break;
+    case EEXIST:
+      code = Errc::kExists;
+      break;
+    case ENOTEMPTY:
+      code = Errc::kNotEmpty;
+      break;
+    case ENOTDIR:
+      code = Errc::kNotDir;
+      break;
+    case EISDIR:
+      code = Errc::kIsDir;
+      break;
+    case ENAMETOOLONG:
+      code = Errc::kNameTooLong;
+      break;
     case ENOSPC:
-    case EDQUOT: code = Errc::kNoSpace; break;
+    case EDQUOT:
+      code = Errc::kNoSpace;
+      break;
     case EACCES:
     case EPERM:
-    case EROFS: code = Errc::kPermission; break;
-    case EINVAL: code = Errc::kInvalid; break;
+    case EROFS:
+      code = Errc::kPermission;
+      break;
+    case EINVAL:
+      code = Errc::kInvalid;
+      break;
     case EAGAIN:
     case EINTR:
-    case ETIMEDOUT: code = Errc::kUnavailable; break;
-    default: break;
+    case ETIMEDOUT:
+      code = Errc::kUnavailable;
+      break;
+    default:
+      break;
   }
   return MakeError(code, fmt::format("{}: {}", what, std::strerror(err)));
 }
@@ -174,7 +195,8 @@ std::string AbsolutePath(const std::string& path) {
 Status RemoveTree(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
-  if (ec) return MakeError(Errc::kInternal, fmt::format("cannot remove {}: {}", path, ec.message()));
+  if (ec)
+    return MakeError(Errc::kInternal, fmt::format("cannot remove {}: {}", path, ec.message()));
   return Ok();
 }
 

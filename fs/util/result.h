@@ -93,9 +93,9 @@ Error Context(const Result<T>& r, std::string_view context) {
 #define SHARDFS_CONCAT(a, b) SHARDFS_CONCAT_INNER(a, b)
 
 // Returns the error of a Status/Result expression from the enclosing function.
-#define SHARDFS_TRY(expr)                                             \
-  do {                                                                \
-    auto&& shardfs_try_result = (expr);                               \
+#define SHARDFS_TRY(expr)                                            \
+  do {                                                               \
+    auto&& shardfs_try_result = (expr);                              \
     if (!shardfs_try_result.ok()) return shardfs_try_result.error(); \
   } while (false)
 

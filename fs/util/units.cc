@@ -22,17 +22,27 @@ Result<uint64_t> ParseSize(std::string_view text) {
   std::string suffix(text.substr(i));
   if (number.empty()) return bad("no number");
   for (char& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (suffix.size() >= 2 && suffix.substr(suffix.size() - 2) == "IB") suffix.resize(suffix.size() - 2);
-  else if (suffix.size() >= 2 && suffix.back() == 'B') suffix.pop_back();
-  else if (suffix == "B") suffix.clear();
+  if (suffix.size() >= 2 && suffix.substr(suffix.size() - 2) == "IB")
+    suffix.resize(suffix.size() - 2);
+  else if (suffix.size() >= 2 && suffix.back() == 'B')
+    suffix.pop_back();
+  else if (suffix == "B")
+    suffix.clear();
   int shift = 0;
-  if (suffix.empty()) shift = 0;
-  else if (suffix == "K") shift = 10;
-  else if (suffix == "M") shift = 20;
-  else if (suffix == "G") shift = 30;
-  else if (suffix == "T") shift = 40;
-  else if (suffix == "P") shift = 50;
-  else return bad("unknown suffix");
+  if (suffix.empty())
+    shift = 0;
+  else if (suffix == "K")
+    shift = 10;
+  else if (suffix == "M")
+    shift = 20;
+  else if (suffix == "G")
+    shift = 30;
+  else if (suffix == "T")
+    shift = 40;
+  else if (suffix == "P")
+    shift = 50;
+  else
+    return bad("unknown suffix");
 
   if (number.find('.') == std::string_view::npos) {
     uint64_t v = 0;

@@ -19,8 +19,8 @@ TEST(ParseSizeTest, Suffixes) {
 }
 
 TEST(ParseSizeTest, RejectsGarbageWithReason) {
-  for (const char* bad : {"", "M", "-1", "12Q", "1.2.3M", "0.1", "99999999999999999999",
-                          "16777216T"}) {
+  for (const char* bad :
+       {"", "M", "-1", "12Q", "1.2.3M", "0.1", "99999999999999999999", "16777216T"}) {
     auto r = ParseSize(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.code(), Errc::kInvalid);
