@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/mount_command.h"
 
 namespace {
 
@@ -126,6 +127,27 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   AddKdf(passwd_cmd, passwd_kdf);
 
+  shardfs::cli::MountCommandOptions mount;
+  auto* mount_cmd = app.add_subcommand(
+      "mount", "Mount a drive on a directory; runs in the background until unmounted");
+  mount_cmd->add_option("DRIVE", mount.drive, "Drive name")->required();
+  mount_cmd
+      ->add_option("MOUNTPOINT", mount.mountpoint, "An existing directory to show the drive in")
+      ->required();
+  mount_cmd->add_flag("-f,--foreground", mount.foreground,
+                      "Stay in the foreground and log to stderr; Ctrl-C unmounts");
+  mount_cmd->add_option("-o", mount.options, "Mount options, comma-separated (see below)")
+      ->type_name("OPTS")
+      ->allow_extra_args(false);
+  AddCommon(mount_cmd, common, true);
+  mount_cmd->footer(shardfs::cli::MountHelpFooter());
+
+  std::string unmount_point;
+  auto* unmount_cmd =
+      app.add_subcommand("unmount", "Unmount a drive and wait until its pending uploads are done");
+  unmount_cmd->alias("umount");
+  unmount_cmd->add_option("MOUNTPOINT", unmount_point, "Where the drive is mounted")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -144,6 +166,10 @@ int main(int argc, char** argv) {
     status = shardfs::cli::RunShowMnemonic(common, drive);
   } else if (passwd_cmd->parsed()) {
     status = shardfs::cli::RunPasswd(common, drive, new_password_file, passwd_kdf);
+  } else if (mount_cmd->parsed()) {
+    status = shardfs::cli::RunMount(common, mount);
+  } else if (unmount_cmd->parsed()) {
+    status = shardfs::cli::RunUnmount(unmount_point);
   }
   if (!status.ok()) {
     std::fflush(stdout);

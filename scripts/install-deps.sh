@@ -18,6 +18,8 @@ PACKAGES=(
   libfuse3-dev fuse3
   # format check (scripts/check-format.sh)
   clang-format
+  # programs the tests run on a real mount (tests/fstest) and the benchmarks use
+  rsync git sqlite3 tar attr util-linux procps bc
 )
 
 die() {

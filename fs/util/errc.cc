@@ -4,6 +4,8 @@ namespace shardfs::util {
 
 std::string_view ErrcName(Errc code) {
   switch (code) {
+    case Errc::kOk:
+      return "ok";
     case Errc::kNotFound:
       return "not found";
     case Errc::kExists:
@@ -25,7 +27,19 @@ std::string_view ErrcName(Errc code) {
     case Errc::kInvalid:
       return "invalid";
     case Errc::kPermission:
-      return "permission denied";
+      return "operation not permitted";
+    case Errc::kAccessDenied:
+      return "access denied";
+    case Errc::kNoAttribute:
+      return "no such attribute";
+    case Errc::kTooLarge:
+      return "too large";
+    case Errc::kTooManyLinks:
+      return "too many links";
+    case Errc::kCrossDevice:
+      return "cross-device";
+    case Errc::kInvalidOp:
+      return "invalid operation";
     case Errc::kUnsupported:
       return "unsupported";
     case Errc::kInternal:

@@ -39,6 +39,8 @@ Error ErrnoError(int err, std::string_view what) {
       code = Errc::kNoSpace;
       break;
     case EACCES:
+      code = Errc::kAccessDenied;
+      break;
     case EPERM:
     case EROFS:
       code = Errc::kPermission;

@@ -32,3 +32,27 @@ struct std::hash<shardfs::util::StrongId<Tag, Rep>> {
     return std::hash<Rep>()(id.value());
   }
 };
+
+#include <array>
+#include <string>
+
+namespace shardfs::util {
+
+// A block object's id: 16 random bytes, fresh for every sealed block (blocks are immutable).
+struct ObjectId {
+  std::array<uint8_t, 16> bytes{};
+  auto operator<=>(const ObjectId&) const = default;
+  std::string Hex() const;
+  static bool FromHex(std::string_view hex, ObjectId* out);
+};
+
+}  // namespace shardfs::util
+
+template <>
+struct std::hash<shardfs::util::ObjectId> {
+  size_t operator()(const shardfs::util::ObjectId& id) const noexcept {
+    size_t h = 0;
+    for (int i = 0; i < 8; ++i) h = h << 8 | id.bytes[i];
+    return h;
+  }
+};

@@ -51,7 +51,8 @@ class [[nodiscard]] Result {
     SHARDFS_CHECK(!ok(), "error() of an ok Result");
     return std::get<1>(v_);
   }
-  Errc code() const { return error().code; }
+  // kOk for a value, so `r.code() == Errc::kNotFound` reads naturally.
+  Errc code() const { return ok() ? Errc::kOk : error().code; }
 
  private:
   std::variant<T, Error> v_;
@@ -69,7 +70,7 @@ class [[nodiscard]] Result<void> {
     SHARDFS_CHECK(!ok_, "error() of an ok Status");
     return error_;
   }
-  Errc code() const { return error().code; }
+  Errc code() const { return ok_ ? Errc::kOk : error_.code; }
 
  private:
   Error error_;

@@ -1,0 +1,383 @@
+#include "cli/mount_command.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/password.h"
+#include "fs/drive_fs.h"
+#include "fs/drive_unlock.h"
+#include "fs/fuse/daemon_socket.h"
+#include "fs/fuse/fuse_session.h"
+#include "fs/fuse/mount_options.h"
+#include "fs/fuse/mount_table.h"
+#include "fs/util/files.h"
+#include "fs/util/log.h"
+
+extern char** environ;
+
+namespace shardfs::cli {
+
+using util::Errc;
+using util::MakeError;
+using util::Result;
+using util::Status;
+
+namespace {
+
+constexpr const char* kPidFileName = "daemon.pid";
+constexpr int kQuietWaitMs = 1000;  // unmount says it is waiting after this long
+
+// What serving a drive needs once it is unlocked.
+struct ServeRequest {
+  core::UnlockedDrive drive;
+  fuse::MountOptions options;
+  std::string drive_name;
+  std::string mountpoint;  // absolute, symlinks resolved
+};
+
+// Told exactly once: the error that kept the drive from being mounted, or Ok once it is.
+using ReportFn = std::function<void(const Status&)>;
+
+bool IsShardfsType(const fuse::MountEntry& m) {
+  return m.fs_type == "fuse." + std::string(fuse::kSubtype);
+}
+
+Result<std::string> CheckMountpoint(const std::string& path) {
+  std::string abs = util::AbsolutePath(path);
+  struct stat st {};
+  if (::stat(abs.c_str(), &st) != 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      return MakeError(Errc::kNotFound, fmt::format("the mount point {} does not exist; create "
+                                                    "it with `mkdir -p {}`",
+                                                    abs, abs));
+    }
+    if (err == ENOTCONN) {
+      return MakeError(Errc::kInvalid,
+                       fmt::format("{} is still mounted by a FUSE daemon that has died; clear "
+                                   "it with `shardfs unmount {}` and mount again",
+                                   abs, abs));
+    }
+    return util::ErrnoError(err, fmt::format("cannot use the mount point {}", abs));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return MakeError(Errc::kNotDir, fmt::format("the mount point {} is not a directory", abs));
+  }
+  char real[PATH_MAX];
+  if (::realpath(abs.c_str(), real) == nullptr) {
+    return util::ErrnoError(errno, fmt::format("cannot resolve the mount point {}", abs));
+  }
+  std::string canonical = real;
+  if (auto mounts = fuse::ReadMountTable(); mounts.ok()) {
+    const fuse::MountEntry* m = fuse::FindMountAt(*mounts, canonical);
+    if (m != nullptr && IsShardfsType(*m)) {
+      return MakeError(Errc::kExists,
+                       fmt::format("{} is already a shardfs mount (of {}); unmount it first with "
+                                   "`shardfs unmount {}`",
+                                   canonical, m->source, canonical));
+    }
+  }
+  return canonical;
+}
+
+// <cache dir>/daemon.pid while the daemon holds the drive's lock.
+class PidFile {
+ public:
+  explicit PidFile(std::string path) : path_(std::move(path)) {
+    Status written =
+        util::WriteFileAtomic(path_, util::AsBytes(fmt::format("{}\n", ::getpid())), 0644);
+    if (!written.ok()) {
+      spdlog::warn("cannot write the pid file: {}", written.error().message);
+      path_.clear();
+    }
+  }
+  ~PidFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
+
+ private:
+  std::string path_;
+};
+
+// The socket `shardfs unmount` waits on; without it unmount still works, without waiting.
+std::optional<fuse::DaemonListener> ListenForUnmount(const std::string& mountpoint) {
+  auto mounts = fuse::ReadMountTable();
+  const fuse::MountEntry* m = mounts.ok() ? fuse::FindMountAt(*mounts, mountpoint) : nullptr;
+  if (m == nullptr) {
+    spdlog::warn("{} is not in the mount table; `shardfs unmount` will not wait for uploads",
+                 mountpoint);
+    return std::nullopt;
+  }
+  auto listener = fuse::DaemonListener::Listen(m->major, m->minor);
+  if (!listener.ok()) {
+    spdlog::warn("{}; `shardfs unmount` will not wait for uploads", listener.error().message);
+    return std::nullopt;
+  }
+  return std::move(listener).value();
+}
+
+// Opens, mounts and serves the drive until it is unmounted.
+Status ServeDrive(ServeRequest request, const ReportFn& report) {
+  fuse::BlockTerminationSignals();  // before the core starts threads
+  core::FsOptions fs_options;
+  fs_options.writeback_cache = request.options.writeback_cache;
+  fs_options.read_only = request.options.read_only;
+  const std::string pid_path = request.drive.config.cache_dir + "/" + kPidFileName;
+
+  // Destroyed in reverse: the session, the pid file, the filesystem (releasing the drive), and
+  // last the listener, whose closing tells `shardfs unmount` that everything is done.
+  std::optional<fuse::DaemonListener> listener;
+  auto fs = core::OpenDriveFilesystem(std::move(request.drive), fs_options);
+  if (!fs.ok()) {
+    Status error =
+        fs.error().WithContext(fmt::format("cannot open drive '{}'", request.drive_name));
+    report(error);
+    return error;
+  }
+  PidFile pid_file(pid_path);
+  auto session = fuse::FuseSession::Mount(**fs, request.options, "shardfs:" + request.drive_name,
+                                          request.mountpoint);
+  if (!session.ok()) {
+    report(session.error());
+    return session.error();
+  }
+  listener = ListenForUnmount(request.mountpoint);
+  report(util::Ok());
+  Status status = (*session)->Run();
+  if (status.ok()) {
+    spdlog::info("drive '{}' is unmounted and its data stored", request.drive_name);
+  }
+  return status;
+}
+
+void WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the parent is gone: nobody to tell
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// One status byte (0 mounted, else 1 + the Errc) and the error message.
+void SendReadiness(int fd, const Status& status) {
+  std::string message(1, '\0');
+  if (!status.ok()) {
+    message[0] = static_cast<char>(1 + static_cast<int>(status.code()));
+    message += status.error().message;
+  }
+  WriteAll(fd, message);
+}
+
+void RedirectToDevNull(int target_fd) {
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0) return;
+  ::dup2(null_fd, target_fd);
+  ::close(null_fd);
+}
+
+std::string DescribeExit(int wstatus) {
+  if (WIFEXITED(wstatus)) return fmt::format("exit code {}", WEXITSTATUS(wstatus));
+  if (WIFSIGNALED(wstatus)) return fmt::format("killed by {}", strsignal(WTERMSIG(wstatus)));
+  return "still running";
+}
+
+// The parent: waits for the daemon's readiness report.
+Status AwaitDaemon(int fd, pid_t pid, const ServeRequest& request) {
+  std::string report;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    report.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (report.empty()) {
+    int wstatus = 0;
+    bool exited = ::waitpid(pid, &wstatus, WNOHANG) == pid;
+    return MakeError(Errc::kInternal,
+                     fmt::format("the shardfs daemon (pid {}) stopped before mounting ({}); its "
+                                 "log is in the system log (journalctl -t shardfs)",
+                                 pid, exited ? DescribeExit(wstatus) : "no report"));
+  }
+  if (report[0] == '\0') {
+    fmt::print("mounted {} at {}; unmount with `shardfs unmount {}`\n", request.drive_name,
+               request.mountpoint, request.mountpoint);
+    return util::Ok();
+  }
+  int code = static_cast<unsigned char>(report[0]) - 1;
+  if (code > static_cast<int>(Errc::kInternal)) code = static_cast<int>(Errc::kInternal);
+  return MakeError(static_cast<Errc>(code), report.substr(1));
+}
+
+Status RunDaemon(ServeRequest request, const std::string& log_level) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return util::ErrnoError(errno, "cannot create a pipe");
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return util::ErrnoError(err, "cannot start the shardfs daemon");
+  }
+  if (pid > 0) {
+    ::close(fds[1]);
+    return AwaitDaemon(fds[0], pid, request);
+  }
+  // The daemon. stderr stays on the terminal until the report, for fusermount3's messages.
+  ::close(fds[0]);
+  ::setsid();
+  if (::chdir("/") != 0) spdlog::warn("cannot chdir to /");
+  RedirectToDevNull(STDIN_FILENO);
+  RedirectToDevNull(STDOUT_FILENO);
+  util::InitLogging(util::LogSink::kSyslog, log_level);
+  int ready_fd = fds[1];
+  Status status = ServeDrive(std::move(request), [&ready_fd](const Status& ready) {
+    SendReadiness(ready_fd, ready);
+    ::close(ready_fd);
+    ready_fd = -1;
+    RedirectToDevNull(STDERR_FILENO);
+  });
+  if (ready_fd >= 0) {  // not reached: ServeDrive always reports
+    SendReadiness(ready_fd, status.ok() ? Status(MakeError(Errc::kInternal, "no report")) : status);
+    ::close(ready_fd);
+  }
+  if (!status.ok()) spdlog::error("{}", status.error().message);
+  return status;
+}
+
+Status RunForeground(ServeRequest request) {
+  const std::string drive = request.drive_name;
+  const std::string mountpoint = request.mountpoint;
+  return ServeDrive(std::move(request), [&](const Status& ready) {
+    if (ready.ok()) {
+      fmt::print(stderr, "mounted {} at {}; unmount with `shardfs unmount {}`\n", drive, mountpoint,
+                 mountpoint);
+    }
+  });
+}
+
+Status UnmountAt(const std::string& mountpoint) {
+  if (::geteuid() == 0) {
+    if (::umount2(mountpoint.c_str(), UMOUNT_NOFOLLOW) == 0) return util::Ok();
+    int err = errno;
+    if (err == EBUSY) {
+      return MakeError(Errc::kInvalid,
+                       fmt::format("{} is busy: a process has a file open or its working "
+                                   "directory there (`fuser -vm {}` shows which)",
+                                   mountpoint, mountpoint));
+    }
+    return util::ErrnoError(err, fmt::format("cannot unmount {}", mountpoint));
+  }
+  const char* argv[] = {"fusermount3", "-u", "--", mountpoint.c_str(), nullptr};
+  pid_t pid = 0;
+  int rc = ::posix_spawnp(&pid, "fusermount3", nullptr, nullptr, const_cast<char* const*>(argv),
+                          environ);
+  if (rc != 0) return util::ErrnoError(rc, "cannot run fusermount3 (part of the fuse3 package)");
+  int wstatus = 0;
+  while (::waitpid(pid, &wstatus, 0) < 0) {
+    if (errno != EINTR) return util::ErrnoError(errno, "cannot wait for fusermount3");
+  }
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+    return MakeError(Errc::kInvalid, fmt::format("fusermount3 could not unmount {} (its message "
+                                                 "is above)",
+                                                 mountpoint));
+  }
+  return util::Ok();
+}
+
+// Only the mount's owner or root may stand for its daemon (anyone can bind a socket name).
+bool TrustedDaemon(const fuse::DaemonConnection& daemon, const fuse::MountEntry& mount) {
+  if (daemon.uid() == 0) return true;
+  std::optional<uint32_t> owner = fuse::MountOwner(mount);
+  return owner.has_value() && *owner == daemon.uid();
+}
+
+}  // namespace
+
+Status RunMount(const CommonOptions& common, const MountCommandOptions& o) {
+  fuse::MountOptions options;
+  for (const std::string& text : o.options) SHARDFS_TRY(fuse::ParseMountOptions(text, options));
+  const std::string level = options.debug ? "debug" : "info";
+  // Before the fork only warnings reach the terminal; the daemon logs `level` to syslog.
+  util::InitLogging(util::LogSink::kStderr, o.foreground || options.debug ? level : "warn");
+  SHARDFS_ASSIGN_OR_RETURN(std::string mountpoint, CheckMountpoint(o.mountpoint));
+  SHARDFS_ASSIGN_OR_RETURN(std::string dir,
+                           core::ResolveConfigDir(common.location, core::PathEnv::FromProcess()));
+  core::DrivePaths paths = core::DrivePaths::For(dir, o.drive);
+  SHARDFS_TRY(core::LoadDriveConfig(paths, o.drive));
+  SHARDFS_ASSIGN_OR_RETURN(util::SecretBytes password,
+                           GetPassword(common.password_file, PasswordUse::kUnlock,
+                                       fmt::format("password for drive '{}'", o.drive)));
+  SHARDFS_ASSIGN_OR_RETURN(core::UnlockedDrive drive, core::UnlockDrive(paths, o.drive, password));
+  ServeRequest request{std::move(drive), std::move(options), o.drive, std::move(mountpoint)};
+  if (o.foreground) return RunForeground(std::move(request));
+  return RunDaemon(std::move(request), level);
+}
+
+Status RunUnmount(const std::string& path) {
+  // Lexically first: the mount point of a dead daemon cannot be stat'ed.
+  std::string target = fuse::NormalizePath(util::AbsolutePath(path));
+  SHARDFS_ASSIGN_OR_RETURN(std::vector<fuse::MountEntry> mounts, fuse::ReadMountTable());
+  const fuse::MountEntry* mount = fuse::FindMountAt(mounts, target);
+  if (mount == nullptr) {
+    char real[PATH_MAX];
+    if (::realpath(target.c_str(), real) != nullptr) mount = fuse::FindMountAt(mounts, real);
+  }
+  if (mount == nullptr)
+    return MakeError(Errc::kNotFound, fmt::format("nothing is mounted at {}", target));
+  auto daemon = fuse::DaemonConnection::Connect(mount->major, mount->minor);
+  bool have_daemon = daemon.ok() && TrustedDaemon(*daemon, *mount);
+  if (!IsShardfsType(*mount) && !have_daemon) {
+    return MakeError(Errc::kInvalid,
+                     fmt::format("{} is not a shardfs mount: it is a {} mount of {}",
+                                 mount->mount_point, mount->fs_type, mount->source));
+  }
+  const std::string mountpoint = mount->mount_point;
+  SHARDFS_TRY(UnmountAt(mountpoint));
+  if (!have_daemon) {
+    fmt::print(
+        "unmounted {}; no shardfs daemon was serving it (if it died, its pending uploads "
+        "resume at the next mount)\n",
+        mountpoint);
+    return util::Ok();
+  }
+  if (!daemon->WaitForExit(kQuietWaitMs)) {
+    fmt::print("waiting for the shardfs daemon (pid {}) to finish pending uploads...\n",
+               daemon->pid());
+    std::fflush(stdout);
+    daemon->WaitForExit(-1);
+  }
+  fmt::print("unmounted {}\n", mountpoint);
+  return util::Ok();
+}
+
+std::string MountHelpFooter() {
+  return "\nMount options (-o, comma-separated; may be repeated, later ones win):\n" +
+         fuse::MountOptionsHelp() +
+         "\nWithout -f, shardfs unlocks the drive, then runs in the background and logs to "
+         "syslog;\nit prints `mounted ...` once the drive is mounted. SIGTERM, SIGINT or SIGHUP "
+         "unmount\ncleanly. `shardfs unmount MOUNTPOINT` waits until pending uploads are done.\n"
+         "Passwords and the config directory are found as `shardfs --help` describes.\n";
+}
+
+}  // namespace shardfs::cli

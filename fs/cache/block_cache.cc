@@ -1,0 +1,343 @@
+#include "fs/cache/block_cache.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+#include <set>
+
+#include "fs/cache/block_cache_impl.h"
+#include "fs/util/files.h"
+#include "fs/util/log.h"
+
+namespace shardfs::cache::internal {
+
+using util::Errc;
+using util::MakeError;
+
+namespace {
+
+util::Error NotCached(const ObjectId& id) {
+  return MakeError(Errc::kNotFound, "block " + id.Hex() + " is not in the cache");
+}
+
+}  // namespace
+
+Status BlockCacheImpl::Put(const ObjectId& id, ByteSpan sealed, bool dirty) {
+  const uint64_t size = sealed.size();
+  if (size > budget_) {
+    return MakeError(Errc::kInvalid, "block " + id.Hex() + " of " + std::to_string(size) +
+                                         " bytes is larger than the whole cache budget (" +
+                                         std::to_string(budget_) + " bytes)");
+  }
+  std::string staging;
+  {
+    Lock lock(mu_);
+    SHARDFS_TRY(ReserveLocked(lock, id, size));
+    staging = spares_.Take(size);
+  }
+  // The bytes go to disk without the lock; id is busy, so nobody else touches its paths.
+  Status written = WriteBlockFile(id, sealed, staging);
+  Lock lock(mu_);
+  reserved_ -= size;
+  busy_.erase(id);
+  Status s = written.ok() ? CommitLocked(id, size, dirty) : written;
+  space_cv_.notify_all();
+  return s;
+}
+
+Status BlockCacheImpl::WriteBlockFile(const ObjectId& id, ByteSpan sealed,
+                                      const std::string& staging) {
+  const std::string path = PathOf(id);
+  if (!subdir_ready_[id.bytes[0]]) {  // the first block of its subdirectory
+    const std::string sub = BlockSubdir(blocks_dir_, id);
+    if (::mkdir(sub.c_str(), 0700) != 0 && errno != EEXIST) {
+      Status s = util::ErrnoError(errno, "cannot create cache directory " + sub);
+      ::unlink(staging.c_str());
+      return s;
+    }
+    subdir_ready_[id.bytes[0]] = true;
+    subdirs_created_ = true;
+  }
+  SHARDFS_TRY(WriteBlockData(staging, sealed));
+  if (::rename(staging.c_str(), path.c_str()) != 0) {
+    Status s = util::ErrnoError(errno, "cannot rename " + staging + " to " + path);
+    ::unlink(staging.c_str());
+    return s;
+  }
+  return util::Ok();
+}
+
+Status BlockCacheImpl::ReserveLocked(Lock& lock, const ObjectId& id, uint64_t size) {
+  while (true) {
+    if (!busy_.contains(id)) {
+      auto it = entries_.find(id);
+      // A block replacing one with the same id may count on that one's space.
+      uint64_t limit = budget_ + (it == entries_.end() ? 0 : it->second.size);
+      uint64_t want = used_ + reserved_ + size;
+      if (want <= limit) {
+        reserved_ += size;
+        busy_.insert(id);
+        return util::Ok();
+      }
+      if (EvictLocked(lock, want - limit)) continue;
+      if (cancelled_) {
+        return MakeError(Errc::kUnavailable,
+                         "block cache " + dir_ +
+                             " is shutting down: gave up waiting for dirty blocks to upload");
+      }
+    }
+    space_cv_.wait(lock);
+  }
+}
+
+bool BlockCacheImpl::EvictLocked(Lock& lock, uint64_t bytes) {
+  std::vector<ObjectId> victims;
+  uint64_t freed = 0;
+  for (auto it = clean_lru_.begin(); it != clean_lru_.end() && freed < bytes; ++it) {
+    if (busy_.contains(it->second)) continue;
+    victims.push_back(it->second);
+    freed += entries_.at(it->second).size;
+  }
+  if (victims.empty()) return false;
+  std::vector<std::pair<ObjectId, uint64_t>> files;
+  for (const ObjectId& id : victims) {
+    auto it = entries_.find(id);
+    files.emplace_back(id, it->second.size);
+    ForgetLocked(it);
+    evicted_.insert(id);  // out of the index with the next write: usually this Put's commit
+    ++evictions_;
+  }
+  DiscardFilesLocked(lock, files);
+  return true;
+}
+
+void BlockCacheImpl::DiscardFilesLocked(Lock& lock,
+                                        const std::vector<std::pair<ObjectId, uint64_t>>& blocks) {
+  std::vector<std::string> targets;  // spare path, or "" to delete
+  for (const auto& [id, size] : blocks) {
+    busy_.insert(id);
+    targets.push_back(spares_.Claim());
+  }
+  // A crash in between leaves files without entries (or spares): Open deletes them.
+  lock.unlock();
+  std::vector<bool> renamed(blocks.size(), false);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const std::string path = PathOf(blocks[i].first);
+    renamed[i] = !targets[i].empty() && ::rename(path.c_str(), targets[i].c_str()) == 0;
+    if (!renamed[i]) ::unlink(path.c_str());
+  }
+  lock.lock();
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (!targets[i].empty()) spares_.Settle(targets[i], blocks[i].second, renamed[i]);
+    busy_.erase(blocks[i].first);
+  }
+  space_cv_.notify_all();
+}
+
+Status BlockCacheImpl::CommitLocked(const ObjectId& id, uint64_t size, bool dirty) {
+  Entry e{.size = size, .seq = next_seq_++, .gen = next_gen_++, .dirty = dirty};
+  Status s = WriteIndexLocked(
+      [&](WriteTxn& txn) { return txn.Put(kBlocksTable, Key(id), EncodeEntry(e)); });
+  if (!s.ok()) {
+    // The file now holds the new block but the index cannot say so: drop the id altogether so
+    // that memory, index and disk agree.
+    DropLocked(id, "its index entry could not be written");
+    return s;
+  }
+  if (auto it = entries_.find(id); it != entries_.end()) ForgetLocked(it);
+  entries_.emplace(id, e);
+  used_ += size;
+  if (dirty) {
+    dirty_bytes_ += size;
+    ++dirty_blocks_;
+  } else {
+    clean_lru_.emplace(e.seq, id);
+  }
+  unsynced_.insert(id);
+  return util::Ok();
+}
+
+Status BlockCacheImpl::WriteIndexLocked(const std::function<Status(WriteTxn&)>& body) {
+  SHARDFS_ASSIGN_OR_RETURN(auto txn, index_->BeginWrite());
+  for (const ObjectId& id : evicted_) SHARDFS_TRY(txn->Delete(kBlocksTable, Key(id)));
+  for (const ObjectId& id : touched_) {
+    auto it = entries_.find(id);
+    if (it != entries_.end()) SHARDFS_TRY(txn->Put(kBlocksTable, Key(id), EncodeEntry(it->second)));
+  }
+  SHARDFS_TRY(body(*txn));
+  SHARDFS_TRY(txn->Commit());
+  touched_.clear();
+  evicted_.clear();
+  return util::Ok();
+}
+
+void BlockCacheImpl::ForgetLocked(EntryMap::iterator it) {
+  const Entry& e = it->second;
+  used_ -= e.size;
+  if (e.dirty) {
+    dirty_bytes_ -= e.size;
+    --dirty_blocks_;
+  } else {
+    clean_lru_.erase(e.seq);
+  }
+  touched_.erase(it->first);
+  unsynced_.erase(it->first);
+  entries_.erase(it);
+}
+
+void BlockCacheImpl::DropLocked(const ObjectId& id, std::string_view why) {
+  spdlog::warn("block cache {}: dropping block {}: {}", dir_, id.Hex(), why);
+  if (auto it = entries_.find(id); it != entries_.end()) ForgetLocked(it);
+  Status s = WriteIndexLocked([&](WriteTxn& txn) { return txn.Delete(kBlocksTable, Key(id)); });
+  if (!s.ok()) spdlog::warn("block cache {}: {}", dir_, s.error().message);
+  ::unlink(PathOf(id).c_str());
+  space_cv_.notify_all();
+}
+
+void BlockCacheImpl::TouchLocked(Entry& e, const ObjectId& id) {
+  if (!e.dirty) clean_lru_.erase(e.seq);
+  e.seq = next_seq_++;
+  if (!e.dirty) clean_lru_.emplace(e.seq, id);
+  touched_.insert(id);
+}
+
+util::Result<Bytes> BlockCacheImpl::Get(const ObjectId& id) {
+  uint64_t size = 0;
+  uint64_t gen = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) {
+      ++misses_;
+      return NotCached(id);
+    }
+    size = it->second.size;
+    gen = it->second.gen;
+  }
+  // Read without the lock. If the block is evicted meanwhile, the open either finds the file
+  // (the bytes stay readable through the descriptor) or does not (a miss); never wrong bytes.
+  auto data = ReadBlockFile(PathOf(id), size);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  if (!data.ok()) {
+    if (data.code() != Errc::kNotFound && data.code() != Errc::kCorrupt) return data.error();
+    ++misses_;
+    // Drop the entry only if it is still the one that was read and no Put is replacing it.
+    if (it != entries_.end() && it->second.gen == gen && !busy_.contains(id))
+      DropLocked(id, data.error().message);
+    return NotCached(id);
+  }
+  ++hits_;
+  if (it != entries_.end() && it->second.gen == gen) TouchLocked(it->second, id);
+  if (touched_.size() >= kMaxPendingTouches) {
+    Status s = WriteIndexLocked([](WriteTxn&) { return util::Ok(); });
+    if (!s.ok()) spdlog::warn("block cache {}: LRU order not saved: {}", dir_, s.error().message);
+  }
+  return data;
+}
+
+Status BlockCacheImpl::MarkClean(const ObjectId& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || !it->second.dirty) return util::Ok();
+  Entry e = it->second;
+  e.dirty = false;
+  SHARDFS_TRY(WriteIndexLocked(
+      [&](WriteTxn& txn) { return txn.Put(kBlocksTable, Key(id), EncodeEntry(e)); }));
+  it->second.dirty = false;
+  dirty_bytes_ -= e.size;
+  --dirty_blocks_;
+  clean_lru_.emplace(e.seq, id);
+  space_cv_.notify_all();
+  return util::Ok();
+}
+
+Status BlockCacheImpl::Remove(const ObjectId& id) {
+  Lock lock(mu_);
+  space_cv_.wait(lock, [&] { return !busy_.contains(id); });
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return util::Ok();
+  SHARDFS_TRY(WriteIndexLocked([&](WriteTxn& txn) { return txn.Delete(kBlocksTable, Key(id)); }));
+  const uint64_t size = it->second.size;
+  ForgetLocked(it);
+  DiscardFilesLocked(lock, {{id, size}});
+  return util::Ok();
+}
+
+util::Result<std::vector<ObjectId>> BlockCacheImpl::DirtyBlocks() {
+  std::vector<ObjectId> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, e] : entries_)
+    if (e.dirty) out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status BlockCacheImpl::Sync() {
+  std::vector<ObjectId> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    SHARDFS_TRY(WriteIndexLocked([](WriteTxn&) { return util::Ok(); }));  // LRU order too
+    ids.assign(unsynced_.begin(), unsynced_.end());
+    unsynced_.clear();
+  }
+  std::optional<util::Error> error;
+  std::set<std::string> dirs;
+  for (const ObjectId& id : ids) {
+    Status s = util::FsyncPath(PathOf(id));
+    if (s.ok()) {
+      dirs.insert(BlockSubdir(blocks_dir_, id));
+    } else if (s.code() != Errc::kNotFound && !error) {  // kNotFound: gone since, nothing to do
+      error = s.error();
+    }
+  }
+  if (subdirs_created_.exchange(false)) dirs.insert(blocks_dir_);
+  for (const std::string& d : dirs) {
+    if (Status s = util::FsyncPath(d); !s.ok() && !error) error = s.error();
+  }
+  if (error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const ObjectId& id : ids)
+      if (entries_.contains(id)) unsynced_.insert(id);  // the next Sync tries them again
+    if (dirs.contains(blocks_dir_)) subdirs_created_ = true;
+    return *error;
+  }
+  // Files first, then the index, so every block put before Sync began is durable together
+  // with its entry. (A block put during Sync may get a durable entry before its file is: after
+  // a power loss Open drops that entry, as the block was never promised durable.)
+  return index_->Sync();
+}
+
+BlockCacheStats BlockCacheImpl::Stats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return BlockCacheStats{.budget_bytes = budget_,
+                         .used_bytes = used_,
+                         .dirty_bytes = dirty_bytes_,
+                         .blocks = entries_.size(),
+                         .dirty_blocks = dirty_blocks_,
+                         .hits = hits_,
+                         .misses = misses_,
+                         .evictions = evictions_};
+}
+
+}  // namespace shardfs::cache::internal
+
+namespace shardfs::cache {
+
+util::Result<std::unique_ptr<BlockCache>> BlockCache::Open(const Options& options) {
+  if (options.dir.empty())
+    return util::MakeError(util::Errc::kInvalid, "block cache: empty directory");
+  if (options.budget_bytes == 0) {
+    return util::MakeError(util::Errc::kInvalid,
+                           "block cache " + options.dir + ": the budget is 0 bytes");
+  }
+  auto cache = std::make_unique<internal::BlockCacheImpl>(options);
+  SHARDFS_TRY(cache->Init());
+  return std::unique_ptr<BlockCache>(std::move(cache));
+}
+
+}  // namespace shardfs::cache

@@ -1,0 +1,65 @@
+// BlockCache: sealed blocks by object id on local disk, bounded by a byte budget. The bytes
+// live in files (<dir>/blocks/<2 hex>/<32 hex>; see bench/cache_churn for why not in LMDB);
+// the index, LRU order and dirty state live in an LMDB environment (<dir>/index).
+// Clean blocks are evicted least-recently-used first. Dirty blocks (not yet in the store) are
+// pinned until MarkClean or Remove; when the budget is full of dirty blocks, Put waits for
+// space instead of failing. A full disk gives kNoSpace and leaves every stored block intact.
+// After a crash, Open drops index entries whose file is missing or short and files with no
+// index entry. Disk use can exceed the budget by the blocks being written and up to 8 evicted
+// files kept for reuse (<dir>/staging). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fs/util/bytes.h"
+#include "fs/util/ids.h"
+#include "fs/util/result.h"
+
+namespace shardfs::cache {
+
+struct BlockCacheStats {
+  uint64_t budget_bytes = 0;
+  uint64_t used_bytes = 0;
+  uint64_t dirty_bytes = 0;
+  uint64_t blocks = 0;
+  uint64_t dirty_blocks = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t evictions = 0;
+};
+
+class BlockCache {
+ public:
+  struct Options {
+    std::string dir;            // created if missing (mode 0700)
+    uint64_t budget_bytes = 0;  // most bytes of block data kept (> 0)
+  };
+  static util::Result<std::unique_ptr<BlockCache>> Open(const Options& options);
+  virtual ~BlockCache() = default;
+
+  // Adds a block (replacing one with the same id). A dirty block stays until MarkClean/Remove.
+  // Waits while the budget is full of dirty blocks; a single block larger than the whole
+  // budget is kInvalid. kNoSpace when the disk is full.
+  virtual util::Status Put(const util::ObjectId& id, util::ByteSpan sealed, bool dirty) = 0;
+  // kNotFound on a miss. A hit becomes the most recently used.
+  virtual util::Result<util::Bytes> Get(const util::ObjectId& id) = 0;
+  virtual bool Contains(const util::ObjectId& id) = 0;
+  // The block is now safely in the store: it may be evicted. Missing ids are ignored.
+  virtual util::Status MarkClean(const util::ObjectId& id) = 0;
+  // Drops a block (garbage, or not wanted); missing ids are ignored.
+  virtual util::Status Remove(const util::ObjectId& id) = 0;
+  // Every dirty block's id (to resume uploads after a restart).
+  virtual util::Result<std::vector<util::ObjectId>> DirtyBlocks() = 0;
+  // Makes every block put so far, and the index, durable (fsync of files, then the index).
+  virtual util::Status Sync() = 0;
+  // Wakes writers waiting for space and makes them fail with kUnavailable (for shutdown). It is
+  // final: afterwards a Put that would have to wait fails at once; one that fits still works.
+  virtual void Cancel() = 0;
+  virtual BlockCacheStats Stats() = 0;
+};
+
+}  // namespace shardfs::cache

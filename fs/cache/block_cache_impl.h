@@ -1,0 +1,182 @@
+// Internal to fs/cache: the BlockCache implementation's state and the index format, shared by
+// block_cache.cc (the operations) and block_cache_open.cc (Open and crash recovery).
+// Thread-safety: as BlockCache; see the lock comments on the members.
+//
+// Index format 1, in the LMDB environment <dir>/index:
+//   table "blocks": key = the 16 id bytes, value = u64le size | u64le LRU seq | u8 flags
+//                   (bit 0: dirty). A larger seq is more recently used.
+//   table "meta":   "format" -> u32le 1.
+// The index is the durable copy of the in-memory state; memory is loaded from it at Open and
+// every change is committed to it before memory changes, except two kinds written with the
+// next index write: LRU seqs bumped by Get (a lost bump only makes the eviction order slightly
+// stale), and evictions (after a crash an evicted entry has lost its file, and Open drops it,
+// or still has it intact, a valid clean block).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "fs/cache/block_cache.h"
+#include "fs/cache/block_files.h"
+#include "fs/cache/kv_store.h"
+#include "fs/util/encoding.h"
+
+namespace shardfs::cache::internal {
+
+using util::Bytes;
+using util::ByteSpan;
+using util::ObjectId;
+using util::Status;
+
+inline constexpr TableId kBlocksTable = 0;
+inline constexpr TableId kMetaTable = 1;
+inline constexpr std::string_view kFormatKey = "format";
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr size_t kEntryBytes = 17;
+inline constexpr uint8_t kDirtyFlag = 1;
+// Get bumps LRU positions in memory at once; the index catches up with the next index write or
+// after this many bumps, so a read-mostly workload costs one write transaction per 256 hits.
+inline constexpr size_t kMaxPendingTouches = 256;
+// Evicted files kept for reuse. A Put usually evicts about one block and takes one spare, so a
+// few cover bursts; the disk holds at most this many files beyond the budget (plus the blocks
+// being written).
+inline constexpr size_t kMaxSpares = 8;
+
+struct Entry {
+  uint64_t size = 0;
+  uint64_t seq = 0;  // LRU position
+  uint64_t gen = 0;  // which Put made this entry (memory only): lets Get drop exactly what it read
+  bool dirty = false;
+};
+
+inline ByteSpan Key(const ObjectId& id) { return ByteSpan(id.bytes.data(), id.bytes.size()); }
+
+inline Bytes EncodeEntry(const Entry& e) {
+  Bytes out;
+  out.reserve(kEntryBytes);
+  util::AppendU64Le(out, e.size);
+  util::AppendU64Le(out, e.seq);
+  out.push_back(e.dirty ? kDirtyFlag : 0);
+  return out;
+}
+
+inline bool DecodeEntry(ByteSpan v, Entry* e) {
+  if (v.size() != kEntryBytes) return false;
+  e->size = util::LoadU64Le(v.data());
+  e->seq = util::LoadU64Le(v.data() + 8);
+  e->dirty = (v[16] & kDirtyFlag) != 0;
+  return true;
+}
+
+class BlockCacheImpl final : public BlockCache {
+ public:
+  explicit BlockCacheImpl(const Options& options)
+      : dir_(options.dir),
+        blocks_dir_(options.dir + "/blocks"),
+        budget_(options.budget_bytes),
+        spares_(options.dir + "/staging", kMaxSpares) {}
+  ~BlockCacheImpl() override;
+
+  Status Init();
+
+  Status Put(const ObjectId& id, ByteSpan sealed, bool dirty) override;
+  util::Result<Bytes> Get(const ObjectId& id) override;
+  bool Contains(const ObjectId& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return entries_.contains(id);
+  }
+  Status MarkClean(const ObjectId& id) override;
+  Status Remove(const ObjectId& id) override;
+  util::Result<std::vector<ObjectId>> DirtyBlocks() override;
+  Status Sync() override;
+  void Cancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    space_cv_.notify_all();
+  }
+  BlockCacheStats Stats() override;
+
+ private:
+  using Lock = std::unique_lock<std::mutex>;
+  using EntryMap = std::unordered_map<ObjectId, Entry>;
+
+  Status CheckFormat();
+  Status LoadIndex(std::vector<Bytes>* bad_keys);
+  Status Reconcile(std::vector<Bytes> bad_keys);
+
+  // Writes the block to the staging file (a spare, or a new file) and renames it into place;
+  // id must be busy. The staging file is gone afterwards, whatever happens.
+  Status WriteBlockFile(const ObjectId& id, ByteSpan sealed, const std::string& staging);
+  // Gets rid of the files of blocks already forgotten (memory and index): keeps them as spares
+  // or deletes them. Unlocks meanwhile; the ids are busy until the files are gone.
+  void DiscardFilesLocked(Lock& lock, const std::vector<std::pair<ObjectId, uint64_t>>& blocks);
+  // Deletes whatever is in the staging directory: spares and half-written blocks of a crash.
+  Status ClearStaging();
+  // Waits until id is not busy and size more bytes fit (evicting clean blocks), then reserves
+  // them and marks id busy. kUnavailable if Cancel() ends the wait.
+  Status ReserveLocked(Lock& lock, const ObjectId& id, uint64_t size);
+  // Evicts least-recently-used clean blocks worth at least `bytes` (fewer if that is all there
+  // is). False when nothing could be evicted. Unlocks while discarding the files.
+  bool EvictLocked(Lock& lock, uint64_t bytes);
+  Status CommitLocked(const ObjectId& id, uint64_t size, bool dirty);
+  // One index write transaction: the pending evictions and LRU bumps, then body. Memory is
+  // changed by the caller only after this succeeds, so a failure leaves both as they were.
+  Status WriteIndexLocked(const std::function<Status(WriteTxn&)>& body);
+  // Takes an entry out of memory and its counters (not the index, not the file).
+  void ForgetLocked(EntryMap::iterator it);
+  // For rare repair paths: forgets id, deletes its index entry (best effort: a stale entry is
+  // dropped at the next Open, since its file is gone) and its file, all under the lock.
+  void DropLocked(const ObjectId& id, std::string_view why);
+  void TouchLocked(Entry& e, const ObjectId& id);
+  std::string PathOf(const ObjectId& id) const { return BlockPath(blocks_dir_, id); }
+
+  const std::string dir_;
+  const std::string blocks_dir_;
+  const uint64_t budget_;
+  std::unique_ptr<KvStore> index_;
+
+  // Guards everything below. Lock order: mu_, then the index's writer lock (BeginWrite). Held
+  // for index commits (~20 us, MDB_NOSYNC); never while block bytes are read, written or
+  // fsynced, nor for renames and unlinks (busy_ covers those), except on rare repair paths.
+  std::mutex mu_;
+  // Signalled when space may have been freed, a block became clean, an id stopped being busy,
+  // or Cancel() was called.
+  std::condition_variable space_cv_;
+  EntryMap entries_;
+  std::map<uint64_t, ObjectId> clean_lru_;  // seq -> id of clean blocks: the eviction order
+  // Ids whose file a thread is creating, replacing or deleting without holding mu_. Only that
+  // thread touches the id's paths; Remove and Put of the same id wait, eviction skips it.
+  std::unordered_set<ObjectId> busy_;
+  std::unordered_set<ObjectId> touched_;   // LRU seq changed in memory, not yet in the index
+  std::unordered_set<ObjectId> evicted_;   // evicted from memory, not yet from the index
+  std::unordered_set<ObjectId> unsynced_;  // files renamed into place since the last Sync
+  uint64_t used_ = 0;                      // bytes of entries_
+  uint64_t reserved_ = 0;                  // bytes of Puts between reservation and commit
+  uint64_t dirty_bytes_ = 0;
+  uint64_t dirty_blocks_ = 0;
+  uint64_t next_seq_ = 1;
+  uint64_t next_gen_ = 1;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+  uint64_t evictions_ = 0;
+  bool cancelled_ = false;
+  SparePool spares_;
+
+  // Which of the 256 block subdirectories exist (they are made as blocks first land in them).
+  std::array<std::atomic<bool>, 256> subdir_ready_{};
+  std::atomic<bool> subdirs_created_{false};  // since the last Sync: blocks_dir_ needs an fsync
+};
+
+}  // namespace shardfs::cache::internal

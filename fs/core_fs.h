@@ -1,0 +1,222 @@
+// CoreFs: the Filesystem over a MetaStore (sealed metadata in LMDB), a BlockCache (sealed
+// blocks on local disk) and a ShardStore (where blocks are kept for good).
+//
+// Concurrency: one mutex, mu_, guards the inode table, every in-memory InodeRecord, the
+// buffers and the handles; every metadata write transaction is begun and committed while
+// holding it (so the lock order is mu_ -> LMDB writer, everywhere). The expensive steps —
+// sealing and opening blocks, block-cache file I/O and store I/O — run with mu_ released.
+// Blocks are written in place by no one: a changed block is sealed anew (fresh object id,
+// nonce and generation) and the old object becomes garbage.
+//
+// Buffers: a block being written is kept in memory as plaintext (dirty) until it is full,
+// its file is flushed or fsynced, the memory budget is reached, or it has been idle for the
+// commit interval; recently read blocks stay as clean buffers. Sealing snapshots a buffer and
+// checks its version afterwards, so writes may continue meanwhile.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "fs/cache/block_cache.h"
+#include "fs/crypto/keys.h"
+#include "fs/drive_config.h"
+#include "fs/drive_fs.h"
+#include "fs/filesystem.h"
+#include "fs/meta_store.h"
+#include "fs/remote/shard_store.h"
+#include "fs/util/clock.h"
+
+namespace shardfs::core {
+
+class CoreFs final : public Filesystem {
+ public:
+  struct Deps {
+    DriveConfig config;
+    crypto::DriveKeys keys;
+    std::unique_ptr<MetaStore> meta;
+    std::unique_ptr<cache::BlockCache> cache;
+    std::unique_ptr<remote::ShardStore> store;
+    std::shared_ptr<const util::Clock> clock;
+    FsOptions options;
+    int lock_fd = -1;       // held (and closed) by the filesystem: one mount per cache directory
+    uint32_t root_uid = 0;  // owner of a new drive's root directory
+    uint32_t root_gid = 0;
+  };
+  // Creates the root directory of a new drive, reclaims orphans a crash left, and starts the
+  // uploader and the periodic committer.
+  static util::Result<std::unique_ptr<CoreFs>> Open(Deps deps);
+  ~CoreFs() override;
+
+  util::Result<Attr> Lookup(uint64_t parent, std::string_view name) override;
+  void Forget(uint64_t ino, uint64_t nlookup) override;
+  util::Result<Attr> GetAttr(uint64_t ino) override;
+  util::Result<Attr> SetAttributes(uint64_t ino, const SetAttr& change,
+                                   const Caller& caller) override;
+  util::Status Access(uint64_t ino, int mask, const Caller& caller) override;
+  util::Result<Attr> Mknod(uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
+                           const Caller& caller) override;
+  util::Result<Attr> Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
+                           const Caller& caller) override;
+  util::Result<Attr> Symlink(uint64_t parent, std::string_view name, std::string_view target,
+                             const Caller& caller) override;
+  util::Result<std::string> Readlink(uint64_t ino) override;
+  util::Status Unlink(uint64_t parent, std::string_view name) override;
+  util::Status Rmdir(uint64_t parent, std::string_view name) override;
+  util::Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                      std::string_view new_name, uint32_t flags) override;
+  util::Result<Attr> Link(uint64_t ino, uint64_t new_parent, std::string_view new_name) override;
+  util::Result<uint64_t> Open(uint64_t ino, int flags) override;
+  util::Result<Created> Create(uint64_t parent, std::string_view name, uint32_t mode, int flags,
+                               const Caller& caller) override;
+  util::Result<size_t> Read(uint64_t ino, uint64_t fh, uint64_t offset,
+                            util::MutableByteSpan out) override;
+  util::Result<size_t> Write(uint64_t ino, uint64_t fh, uint64_t offset,
+                             util::ByteSpan data) override;
+  util::Status Flush(uint64_t ino, uint64_t fh) override;
+  util::Status Release(uint64_t ino, uint64_t fh) override;
+  util::Status Fsync(uint64_t ino, uint64_t fh, bool datasync) override;
+  util::Status Fallocate(uint64_t ino, uint64_t fh, int mode, uint64_t offset,
+                         uint64_t length) override;
+  util::Result<size_t> CopyFileRange(uint64_t ino_in, uint64_t fh_in, uint64_t off_in,
+                                     uint64_t ino_out, uint64_t fh_out, uint64_t off_out,
+                                     size_t length) override;
+  util::Result<uint64_t> OpenDir(uint64_t ino) override;
+  util::Status ReadDir(uint64_t ino, uint64_t fh, uint64_t offset, bool plus,
+                       const std::function<bool(const DirEntry&)>& emit) override;
+  util::Status ReleaseDir(uint64_t ino, uint64_t fh) override;
+  util::Status FsyncDir(uint64_t ino, uint64_t fh) override;
+  util::Result<FsStats> StatFs() override;
+  util::Status SetXattr(uint64_t ino, std::string_view name, util::ByteSpan value,
+                        int flags) override;
+  util::Result<util::Bytes> GetXattr(uint64_t ino, std::string_view name) override;
+  util::Result<std::vector<std::string>> ListXattr(uint64_t ino) override;
+  util::Status RemoveXattr(uint64_t ino, std::string_view name) override;
+  util::Status Shutdown() override;
+
+  // For tests and `shardfs status`: blocks waiting for upload, and a wait for none.
+  uint64_t PendingUploads();
+  util::Status WaitForUploads();
+
+ private:
+  struct Buffer {
+    util::Bytes data;     // block_size bytes; bytes at or past `length` are zero
+    uint32_t length = 0;  // valid bytes
+    bool dirty = false;
+    uint64_t version = 0;  // bumped by every change, so a seal can tell it raced a write
+    uint64_t sealing = 0;  // the version a seal in flight took (0: none): sealed only once
+    std::list<std::pair<uint64_t, uint64_t>>::iterator lru;  // position in lru_
+    util::Clock::TimePoint dirtied;
+  };
+  struct Node {
+    InodeRecord rec;
+    uint64_t nlookup = 0;
+    uint32_t opens = 0;
+    bool rec_dirty = false;  // rec has changes not yet written to meta
+    // Block generation at the last truncate: a seal snapshotted before it is stale.
+    uint64_t trunc_gen = 0;
+    uint32_t seals_in_flight = 0;  // FlushNode waits for them (sealed_cv_)
+    std::map<uint64_t, Buffer> buffers;
+  };
+  struct Handle {
+    uint64_t ino = 0;
+    int flags = 0;
+  };
+  // A block to seal: a snapshot of a dirty buffer.
+  struct SealJob {
+    uint64_t ino = 0;
+    uint64_t index = 0;
+    uint64_t version = 0;
+    util::Bytes plain;
+  };
+
+  explicit CoreFs(Deps deps);
+
+  // --- core_fs.cc: inode table and attributes (all with mu_ held) ---
+  util::Result<Node*> GetNode(uint64_t ino);
+  Attr ToAttr(const Node& n) const;
+  util::Result<Attr> Referenced(Node* n);  // nlookup + 1, returns attributes
+  Timespec Now() const;
+  util::Status CheckName(std::string_view name) const;
+  util::Result<Node*> GetDir(uint64_t ino);
+  util::Status SaveNode(MetaTxn& txn, Node* n);
+  util::Result<uint64_t> AllocIno(MetaTxn& txn);
+  // Deletes an inode with no links, if nothing refers to it any more.
+  void MaybeDelete(uint64_t ino);
+  util::Status DeleteInode(MetaTxn& txn, Node* n);
+  util::Status Init();
+  std::unique_lock<std::mutex> Lock() { return std::unique_lock<std::mutex>(mu_); }
+
+  // --- core_fs_namespace.cc ---
+  util::Result<Attr> MakeNode(uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
+                              std::string_view target, const Caller& caller);
+  util::Status DropLink(MetaTxn& txn, uint64_t parent_ino, Node* child);
+  bool IsAncestor(uint64_t maybe_ancestor, uint64_t dir);
+
+  // --- core_fs_data.cc ---
+  // The buffer of a block, loading the block's current content unless whole_overwrite. May
+  // release mu_ while loading: Node pointers taken before the call must be looked up again.
+  util::Result<Buffer*> LoadBuffer(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t index,
+                                   bool whole_overwrite);
+  util::Result<util::Bytes> ReadBlock(uint64_t ino, uint64_t index, const BlockRef& ref,
+                                      const util::SecretBytes& file_key);
+  // Seals and commits the jobs one block at a time (a block is in the cache, dirty, only
+  // briefly before its metadata commits and the uploader may take it).
+  util::Status SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJob> jobs);
+  util::Status SealOne(std::unique_lock<std::mutex>& lock, SealJob& job);
+  std::vector<SealJob> TakeDirty(Node* n, bool only_full);
+  util::Status FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino);
+  util::Status Truncate(MetaTxn& txn, Node* n, uint64_t new_size);
+  util::Status ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t offset,
+                         uint64_t length);
+  void TouchBuffer(uint64_t ino, uint64_t index, Buffer& b);
+  util::Status EnforceMemoryBudget(std::unique_lock<std::mutex>& lock);
+  void DropBuffer(Node* n, uint64_t index);
+  util::Status SyncLocal();
+  std::string ObjectName(const util::ObjectId& id) const;
+
+  // --- uploader and committer (core_fs_background.cc) ---
+  void UploaderLoop();
+  void CommitterLoop();
+  bool UploadOne(const util::ObjectId& id);
+  bool CollectOneGarbage(const util::ObjectId& id);
+
+  DriveConfig config_;
+  crypto::DriveKeys keys_;
+  std::unique_ptr<MetaStore> meta_;
+  std::unique_ptr<cache::BlockCache> cache_;
+  std::unique_ptr<remote::ShardStore> store_;
+  std::shared_ptr<const util::Clock> clock_;
+  FsOptions options_;
+  int lock_fd_;
+  uint32_t root_uid_, root_gid_;
+  uint64_t block_size_;
+
+  std::mutex mu_;  // see the header comment
+  std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
+  std::unordered_map<uint64_t, Handle> handles_;
+  uint64_t next_fh_ = 1;
+  uint64_t next_ino_ = 0;
+  std::list<std::pair<uint64_t, uint64_t>> lru_;  // (ino, block index), most recent at front
+  uint64_t buffer_bytes_ = 0;
+
+  // Background work; guarded by mu_.
+  std::condition_variable work_cv_;      // uploads or garbage queued, or stopping
+  std::condition_variable uploaded_cv_;  // an upload finished
+  std::condition_variable stop_cv_;      // the committer's sleep, cut short by Shutdown
+  std::condition_variable sealed_cv_;    // a seal committed (or failed)
+  std::unordered_set<util::ObjectId> in_flight_;
+  bool stopping_ = false;
+  bool shut_down_ = false;
+  bool changed_since_sync_ = false;
+  util::Status last_upload_error_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace shardfs::core

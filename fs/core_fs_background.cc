@@ -1,0 +1,188 @@
+// CoreFs: the uploader (sealed blocks from the cache to the store, garbage out of the store)
+// and the committer (idle buffers sealed and local state synced every commit interval).
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "fs/core_fs.h"
+
+namespace shardfs::core {
+
+using util::Errc;
+using util::MakeError;
+using util::Result;
+using util::Status;
+
+namespace {
+constexpr size_t kUploadBatch = 8;
+constexpr size_t kGarbageBatch = 64;
+}  // namespace
+
+bool CoreFs::UploadOne(const util::ObjectId& id) {
+  auto sealed = cache_->Get(id);
+  if (!sealed.ok()) {
+    // Not in the cache: it became garbage (removed) before it was uploaded, or it was lost.
+    auto lock = Lock();
+    auto txn = meta_->Write();
+    if (!txn.ok()) return false;
+    auto pending = (*txn)->HasUpload(id);
+    if (pending.ok() && *pending) {
+      spdlog::error("block {} vanished from the cache before it was uploaded: {}", id.Hex(),
+                    sealed.error().message);
+      (void)(*txn)->RemoveUpload(id);
+      (void)(*txn)->Commit();
+    }
+    return true;
+  }
+  Status put = store_->Put(ObjectName(id), *sealed);
+  if (!put.ok()) {
+    auto lock = Lock();
+    if (last_upload_error_.ok()) {
+      spdlog::warn("cannot upload to {}: {}; retrying", store_->Describe(), put.error().message);
+    }
+    last_upload_error_ = put.error();
+    return false;
+  }
+  {
+    auto lock = Lock();
+    last_upload_error_ = util::Ok();
+    auto txn = meta_->Write();
+    if (!txn.ok()) return false;
+    auto pending = (*txn)->HasUpload(id);
+    if (!pending.ok()) return false;
+    // Replaced while it was uploading: the copy in the store is garbage now.
+    Status s = *pending ? (*txn)->RemoveUpload(id) : (*txn)->AddGarbage(id);
+    if (s.ok()) s = (*txn)->Commit();
+    if (!s.ok()) {
+      spdlog::error("upload bookkeeping: {}", s.error().message);
+      return false;
+    }
+    changed_since_sync_ = true;
+  }
+  Status clean = cache_->MarkClean(id);
+  if (!clean.ok()) spdlog::warn("block cache: {}", clean.error().message);
+  return true;
+}
+
+bool CoreFs::CollectOneGarbage(const util::ObjectId& id) {
+  Status del = store_->Delete(ObjectName(id));
+  if (!del.ok()) {
+    spdlog::warn("cannot delete an unused block from {}: {}", store_->Describe(),
+                 del.error().message);
+    return false;
+  }
+  (void)cache_->Remove(id);
+  auto lock = Lock();
+  auto txn = meta_->Write();
+  if (!txn.ok()) return false;
+  Status s = (*txn)->RemoveGarbage(id);
+  if (s.ok()) s = (*txn)->Commit();
+  return s.ok();
+}
+
+void CoreFs::UploaderLoop() {
+  auto backoff = std::chrono::milliseconds(0);
+  while (true) {
+    std::vector<util::ObjectId> uploads, garbage;
+    {
+      auto lock = Lock();
+      if (backoff.count() > 0) work_cv_.wait_for(lock, backoff);
+      if (stopping_) return;
+      auto txn = meta_->Read();
+      if (txn.ok()) {
+        (void)(*txn)->ScanUploads([&](const util::ObjectId& id, uint64_t) {
+          if (!in_flight_.contains(id)) uploads.push_back(id);
+          return uploads.size() < kUploadBatch;
+        });
+        (void)(*txn)->ScanGarbage([&](const util::ObjectId& id) {
+          if (!in_flight_.contains(id)) garbage.push_back(id);
+          return garbage.size() < kGarbageBatch;
+        });
+      }
+      if (uploads.empty() && garbage.empty()) {
+        uploaded_cv_.notify_all();
+        work_cv_.wait_for(lock, std::chrono::seconds(1));
+        continue;
+      }
+      for (const auto& id : uploads) in_flight_.insert(id);
+      for (const auto& id : garbage) in_flight_.insert(id);
+    }
+    bool all_ok = true;
+    for (const auto& id : uploads) all_ok = UploadOne(id) && all_ok;
+    for (const auto& id : garbage) all_ok = CollectOneGarbage(id) && all_ok;
+    {
+      auto lock = Lock();
+      for (const auto& id : uploads) in_flight_.erase(id);
+      for (const auto& id : garbage) in_flight_.erase(id);
+      uploaded_cv_.notify_all();
+    }
+    // Exponential backoff while the store fails, up to 30 s; straight on while it works.
+    backoff = all_ok
+                  ? std::chrono::milliseconds(0)
+                  : std::min<std::chrono::milliseconds>(
+                        std::chrono::seconds(30), std::max<std::chrono::milliseconds>(
+                                                      std::chrono::milliseconds(100), backoff * 2));
+  }
+}
+
+void CoreFs::CommitterLoop() {
+  const auto interval =
+      std::chrono::seconds(std::max<uint32_t>(1, options_.commit_interval_seconds));
+  auto lock = Lock();
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, interval);
+    if (stopping_) break;
+    const auto cutoff = clock_->Now() - interval;
+    std::vector<uint64_t> idle;
+    for (auto& [ino, n] : nodes_) {
+      bool old_dirty = n->rec_dirty;
+      for (auto& [index, b] : n->buffers) {
+        if (b.dirty && b.dirtied <= cutoff) old_dirty = true;
+      }
+      if (old_dirty) idle.push_back(ino);
+    }
+    for (uint64_t ino : idle) {
+      Status s = FlushNode(lock, ino);
+      if (!s.ok()) spdlog::error("cannot save inode {}: {}", ino, s.error().message);
+    }
+    if (changed_since_sync_) {
+      changed_since_sync_ = false;
+      lock.unlock();
+      Status s = SyncLocal();
+      if (!s.ok()) spdlog::error("cannot sync the local cache: {}", s.error().message);
+      lock.lock();
+    }
+  }
+}
+
+uint64_t CoreFs::PendingUploads() {
+  auto lock = Lock();
+  uint64_t n = 0;
+  auto txn = meta_->Read();
+  if (!txn.ok()) return 0;
+  (void)(*txn)->ScanUploads([&](const util::ObjectId&, uint64_t) {
+    ++n;
+    return true;
+  });
+  return n;
+}
+
+Status CoreFs::WaitForUploads() {
+  auto lock = Lock();
+  work_cv_.notify_all();
+  while (true) {
+    bool any = false;
+    auto txn = meta_->Read();
+    if (!txn.ok()) return txn.error();
+    SHARDFS_TRY((*txn)->ScanUploads([&](const util::ObjectId&, uint64_t) {
+      any = true;
+      return false;
+    }));
+    txn->reset();
+    if (!any) return util::Ok();
+    if (stopping_) return MakeError(Errc::kUnavailable, "stopped with uploads pending");
+    uploaded_cv_.wait_for(lock, std::chrono::seconds(1));
+  }
+}
+
+}  // namespace shardfs::core

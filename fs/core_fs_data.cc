@@ -1,0 +1,503 @@
+// CoreFs: file data — buffers, sealing blocks, reading, writing, truncating.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "fs/core_fs.h"
+#include "fs/crypto/aead.h"
+#include "fs/crypto/random.h"
+#include "fs/crypto/record.h"
+#include "fs/util/encoding.h"
+
+namespace shardfs::core {
+
+using util::Bytes;
+using util::Errc;
+using util::MakeError;
+using util::Result;
+using util::Status;
+
+namespace {
+// Largest file: block indexes stay far from overflow, offsets fit off_t.
+constexpr uint64_t kMaxFileSize = uint64_t{1} << 60;
+constexpr size_t kCopyChunk = size_t{1} << 20;
+}  // namespace
+
+std::string CoreFs::ObjectName(const util::ObjectId& id) const {
+  auto mac = crypto::HmacSha256(keys_.object_names, id.bytes);
+  return util::ToHex(util::ByteSpan(mac.data(), 16));
+}
+
+Result<Bytes> CoreFs::ReadBlock(uint64_t ino, uint64_t index, const BlockRef& ref,
+                                const util::SecretBytes& file_key) {
+  const Bytes aad = crypto::BlockAad(keys_.drive_id, ino, index, ref.generation);
+  auto cached = cache_->Get(ref.id);
+  if (cached.ok()) {
+    auto plain = crypto::OpenBlock(file_key, aad, *cached);
+    if (plain.ok()) return plain;
+    spdlog::error("cached block {} of inode {} is damaged; reading it from the store", index, ino);
+    (void)cache_->Remove(ref.id);
+  } else if (cached.code() != Errc::kNotFound) {
+    spdlog::warn("block cache: {}", cached.error().message);
+  }
+  auto sealed = store_->Get(ObjectName(ref.id));
+  if (!sealed.ok()) {
+    if (sealed.code() == Errc::kNotFound) {
+      return MakeError(Errc::kCorrupt, fmt::format("block {} of inode {} is missing from {}", index,
+                                                   ino, store_->Describe()));
+    }
+    return sealed.error();
+  }
+  auto plain = crypto::OpenBlock(file_key, aad, *sealed);
+  if (!plain.ok()) {
+    return MakeError(Errc::kCorrupt, fmt::format("block {} of inode {} in {} does not verify",
+                                                 index, ino, store_->Describe()));
+  }
+  Status put = cache_->Put(ref.id, *sealed, /*dirty=*/false);
+  if (!put.ok()) spdlog::warn("cannot cache a block read from the store: {}", put.error().message);
+  return plain;
+}
+
+void CoreFs::TouchBuffer(uint64_t ino, uint64_t index, Buffer& b) {
+  lru_.erase(b.lru);
+  lru_.emplace_front(ino, index);
+  b.lru = lru_.begin();
+}
+
+void CoreFs::DropBuffer(Node* n, uint64_t index) {
+  auto it = n->buffers.find(index);
+  if (it == n->buffers.end()) return;
+  lru_.erase(it->second.lru);
+  buffer_bytes_ -= it->second.data.size();
+  n->buffers.erase(it);
+}
+
+Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, uint64_t ino,
+                                           uint64_t index, bool whole_overwrite) {
+  for (int attempt = 0;; ++attempt) {
+    SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
+    auto it = n->buffers.find(index);
+    if (it != n->buffers.end()) {
+      TouchBuffer(ino, index, it->second);
+      return &it->second;
+    }
+    Buffer b;
+    b.data.assign(block_size_, 0);
+    if (!whole_overwrite) {
+      SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
+      auto ref = txn->GetBlock(ino, index);
+      txn.reset();
+      if (!ref.ok() && ref.code() != Errc::kNotFound) return ref.error();
+      if (ref.ok()) {
+        util::SecretBytes key = n->rec.file_key.Clone();
+        lock.unlock();
+        auto plain = ReadBlock(ino, index, *ref, key);
+        lock.lock();
+        if (!plain.ok()) return plain.error();
+        // Another thread may have changed the block or loaded it while mu_ was free.
+        SHARDFS_ASSIGN_OR_RETURN(auto again, meta_->Read());
+        auto now_ref = again->GetBlock(ino, index);
+        if (!now_ref.ok() || now_ref->id != ref->id || now_ref->length != ref->length) {
+          if (attempt < 8) continue;
+          return MakeError(Errc::kUnavailable, "block keeps changing under a read");
+        }
+        SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
+        it = n->buffers.find(index);
+        if (it != n->buffers.end()) {
+          TouchBuffer(ino, index, it->second);
+          return &it->second;
+        }
+        size_t valid = std::min<size_t>({ref->length, plain->size(), block_size_});
+        std::memcpy(b.data.data(), plain->data(), valid);
+        b.length = static_cast<uint32_t>(valid);
+      }
+    }
+    lru_.emplace_front(ino, index);
+    b.lru = lru_.begin();
+    buffer_bytes_ += b.data.size();
+    return &n->buffers.emplace(index, std::move(b)).first->second;
+  }
+}
+
+std::vector<CoreFs::SealJob> CoreFs::TakeDirty(Node* n, bool only_full) {
+  std::vector<SealJob> jobs;
+  for (auto& [index, b] : n->buffers) {
+    if (!b.dirty || b.sealing == b.version || (only_full && b.length < block_size_)) continue;
+    SealJob job;
+    job.ino = n->rec.ino;
+    job.index = index;
+    job.version = b.version;
+    job.plain.assign(b.data.begin(), b.data.begin() + b.length);
+    b.sealing = b.version;
+    n->seals_in_flight++;
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+Status CoreFs::SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJob> jobs) {
+  Status first_error = util::Ok();
+  for (auto& job : jobs) {
+    Status s = SealOne(lock, job);
+    auto it = nodes_.find(job.ino);
+    if (it != nodes_.end()) {
+      Node* n = it->second.get();
+      if (n->seals_in_flight > 0) n->seals_in_flight--;
+      auto b = n->buffers.find(job.index);
+      if (b != n->buffers.end() && b->second.sealing == job.version) b->second.sealing = 0;
+    }
+    if (!s.ok() && first_error.ok()) first_error = s;
+  }
+  sealed_cv_.notify_all();
+  return first_error;
+}
+
+Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
+  auto it = nodes_.find(job.ino);
+  if (it == nodes_.end()) return util::Ok();  // deleted meanwhile
+  Node* n = it->second.get();
+  // Generations are handed out under mu_, in snapshot order: a higher one is newer.
+  BlockRef ref;
+  ref.generation = n->rec.block_gen++;
+  ref.length = static_cast<uint32_t>(job.plain.size());
+  n->rec_dirty = true;
+  util::SecretBytes key = n->rec.file_key.Clone();
+  lock.unlock();
+  Status sealed = crypto::FillRandom(ref.id.bytes);
+  if (sealed.ok()) {
+    auto block = crypto::SealBlock(
+        key, crypto::BlockAad(keys_.drive_id, job.ino, job.index, ref.generation), job.plain);
+    if (block.ok()) {
+      ref.sealed_size = static_cast<uint32_t>(block->size());
+      sealed = cache_->Put(ref.id, *block, /*dirty=*/true);  // may wait for space
+    } else {
+      sealed = block.error();
+    }
+  }
+  lock.lock();
+  if (!sealed.ok()) return sealed;
+  SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
+  it = nodes_.find(job.ino);
+  n = it == nodes_.end() ? nullptr : it->second.get();
+  auto old = txn->GetBlock(job.ino, job.index);
+  if (!old.ok() && old.code() != Errc::kNotFound) return old.error();
+  // Stale: the inode is gone, was truncated after the snapshot, or a newer seal won.
+  const bool stale = n == nullptr || ref.generation < n->trunc_gen ||
+                     job.index * block_size_ >= n->rec.size ||
+                     (old.ok() && old->generation > ref.generation);
+  if (stale) {
+    SHARDFS_TRY(txn->AddGarbage(ref.id));
+  } else {
+    ref.length = static_cast<uint32_t>(
+        std::min<uint64_t>(ref.length, n->rec.size - job.index * block_size_));
+    if (old.ok()) {
+      SHARDFS_TRY(txn->AddGarbage(old->id));
+      SHARDFS_TRY(txn->RemoveUpload(old->id));
+      n->rec.stored_bytes -= std::min<uint64_t>(n->rec.stored_bytes, old->length);
+    }
+    SHARDFS_TRY(txn->PutBlock(job.ino, job.index, ref));
+    SHARDFS_TRY(txn->AddUpload(ref.id, ref.sealed_size));
+    n->rec.stored_bytes += ref.length;
+    auto b = n->buffers.find(job.index);
+    if (b != n->buffers.end() && b->second.version == job.version) b->second.dirty = false;
+    SHARDFS_TRY(SaveNode(*txn, n));
+  }
+  SHARDFS_TRY(txn->Commit());
+  changed_since_sync_ = true;
+  work_cv_.notify_all();
+  return util::Ok();
+}
+
+Status CoreFs::FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino) {
+  // Seal what is dirty, and wait for seals other threads have in flight: when this returns,
+  // every write before the call is in the cache and the metadata.
+  for (int round = 0; round < 1000; ++round) {
+    auto it = nodes_.find(ino);
+    if (it == nodes_.end()) return util::Ok();
+    std::vector<SealJob> jobs = TakeDirty(it->second.get(), /*only_full=*/false);
+    if (!jobs.empty()) {
+      SHARDFS_TRY(SealBuffers(lock, std::move(jobs)));
+      continue;
+    }
+    if (it->second->seals_in_flight > 0) {
+      sealed_cv_.wait(lock);
+      continue;
+    }
+    bool dirty = false;
+    for (auto& [index, b] : it->second->buffers) dirty = dirty || b.dirty;
+    if (dirty) continue;  // a seal raced a write: that buffer has a newer version to seal
+    if (!it->second->rec_dirty) return util::Ok();
+    SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
+    SHARDFS_TRY(SaveNode(*txn, it->second.get()));
+    return txn->Commit();
+  }
+  return MakeError(Errc::kUnavailable, "the file keeps changing while it is flushed");
+}
+
+Status CoreFs::EnforceMemoryBudget(std::unique_lock<std::mutex>& lock) {
+  if (buffer_bytes_ <= options_.memory_budget_bytes) return util::Ok();
+  // Drop clean buffers, least recently used first.
+  std::vector<std::pair<uint64_t, uint64_t>> victims;
+  uint64_t excess = buffer_bytes_ - options_.memory_budget_bytes;
+  for (auto it = lru_.rbegin(); it != lru_.rend() && excess > 0; ++it) {
+    const Buffer& b = nodes_.at(it->first)->buffers.at(it->second);
+    if (b.dirty) continue;
+    victims.push_back(*it);
+    excess -= std::min<uint64_t>(excess, b.data.size());
+  }
+  for (const auto& [ino, index] : victims) DropBuffer(nodes_.at(ino).get(), index);
+  if (buffer_bytes_ <= options_.memory_budget_bytes || lru_.empty()) return util::Ok();
+  // Still over: seal the least recently used dirty buffer's inode, then drop what is clean.
+  uint64_t ino = lru_.back().first;
+  SHARDFS_TRY(SealBuffers(lock, TakeDirty(nodes_.at(ino).get(), false)));
+  auto nit = nodes_.find(ino);
+  if (nit != nodes_.end()) {
+    std::vector<uint64_t> clean;
+    for (auto& [index, b] : nit->second->buffers) {
+      if (!b.dirty) clean.push_back(index);
+    }
+    for (uint64_t index : clean) DropBuffer(nit->second.get(), index);
+  }
+  return util::Ok();
+}
+
+Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::MutableByteSpan out) {
+  (void)fh;
+  auto lock = Lock();
+  SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
+  if (S_ISDIR(n->rec.mode)) return MakeError(Errc::kIsDir, "is a directory");
+  if (offset >= n->rec.size || out.empty()) return size_t{0};
+  const size_t len = static_cast<size_t>(std::min<uint64_t>(out.size(), n->rec.size - offset));
+  // relatime: atime moves when it is older than mtime or a day old.
+  const Timespec now = Now();
+  if (n->rec.atime <= n->rec.mtime || now.sec - n->rec.atime.sec > 86400) {
+    n->rec.atime = now;
+    n->rec_dirty = true;
+  }
+  size_t pos = 0;
+  while (pos < len) {
+    const uint64_t at = offset + pos;
+    const uint64_t index = at / block_size_;
+    const size_t in = static_cast<size_t>(at % block_size_);
+    const size_t chunk = std::min<size_t>(block_size_ - in, len - pos);
+    SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
+    auto b = n->buffers.find(index);
+    Buffer* buffer = b == n->buffers.end() ? nullptr : &b->second;
+    if (buffer == nullptr) {
+      SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
+      auto ref = txn->GetBlock(ino, index);
+      txn.reset();
+      if (ref.code() == Errc::kNotFound) {
+        std::memset(out.data() + pos, 0, chunk);  // a hole
+        pos += chunk;
+        continue;
+      }
+      if (!ref.ok()) return ref.error();
+      SHARDFS_ASSIGN_OR_RETURN(buffer, LoadBuffer(lock, ino, index, false));
+    } else {
+      TouchBuffer(ino, index, *buffer);
+    }
+    std::memcpy(out.data() + pos, buffer->data.data() + in, chunk);
+    pos += chunk;
+  }
+  SHARDFS_TRY(EnforceMemoryBudget(lock));
+  return len;
+}
+
+Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::ByteSpan data) {
+  auto lock = Lock();
+  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
+  if (S_ISDIR(n->rec.mode)) return MakeError(Errc::kIsDir, "is a directory");
+  if (!S_ISREG(n->rec.mode)) return MakeError(Errc::kInvalidOp, "not a regular file");
+  auto h = handles_.find(fh);
+  if (!options_.writeback_cache && h != handles_.end() && (h->second.flags & O_APPEND)) {
+    offset = n->rec.size;
+  }
+  if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) {
+    return MakeError(Errc::kTooLarge, "file too large");
+  }
+  size_t pos = 0;
+  while (pos < data.size()) {
+    const uint64_t at = offset + pos;
+    const uint64_t index = at / block_size_;
+    const size_t in = static_cast<size_t>(at % block_size_);
+    const size_t chunk = std::min<size_t>(block_size_ - in, data.size() - pos);
+    SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
+    // Nothing to load when the block is overwritten whole or lies past the end of the file
+    // (a truncate removed every block there; beyond it are only holes).
+    const bool fresh = (in == 0 && chunk == block_size_) || index * block_size_ >= n->rec.size;
+    SHARDFS_ASSIGN_OR_RETURN(Buffer * b, LoadBuffer(lock, ino, index, fresh));
+    SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
+    std::memcpy(b->data.data() + in, data.data() + pos, chunk);
+    b->length = std::max<uint32_t>(b->length, static_cast<uint32_t>(in + chunk));
+    if (!b->dirty) b->dirtied = clock_->Now();
+    b->dirty = true;
+    b->version++;
+    n->rec.size = std::max<uint64_t>(n->rec.size, at + chunk);
+    pos += chunk;
+  }
+  n->rec.mtime = n->rec.ctime = Now();
+  n->rec_dirty = true;
+  SHARDFS_TRY(SealBuffers(lock, TakeDirty(n, /*only_full=*/true)));
+  SHARDFS_TRY(EnforceMemoryBudget(lock));
+  return data.size();
+}
+
+Status CoreFs::Flush(uint64_t ino, uint64_t) {
+  auto lock = Lock();
+  return FlushNode(lock, ino);
+}
+
+Status CoreFs::SyncLocal() {
+  SHARDFS_TRY(cache_->Sync());
+  return meta_->Sync();
+}
+
+Status CoreFs::Fsync(uint64_t ino, uint64_t, bool) {
+  {
+    auto lock = Lock();
+    SHARDFS_TRY(FlushNode(lock, ino));
+  }
+  return SyncLocal();
+}
+
+Status CoreFs::Truncate(MetaTxn& txn, Node* n, uint64_t new_size) {
+  if (new_size > kMaxFileSize) return MakeError(Errc::kTooLarge, "file too large");
+  const uint64_t ino = n->rec.ino;
+  if (new_size < n->rec.size) {
+    const uint64_t first_gone = (new_size + block_size_ - 1) / block_size_;
+    std::vector<uint64_t> drop;
+    for (auto& [index, b] : n->buffers) {
+      if (index >= first_gone) drop.push_back(index);
+    }
+    for (uint64_t index : drop) DropBuffer(n, index);
+    const uint64_t edge = new_size / block_size_;
+    const size_t keep = static_cast<size_t>(new_size % block_size_);
+    if (keep != 0) {
+      auto b = n->buffers.find(edge);
+      if (b != n->buffers.end() && b->second.length > keep) {
+        std::memset(b->second.data.data() + keep, 0, b->second.length - keep);
+        b->second.length = static_cast<uint32_t>(keep);
+        b->second.version++;
+      }
+      auto ref = txn.GetBlock(ino, edge);
+      if (ref.ok() && ref->length > keep) {
+        n->rec.stored_bytes -= std::min<uint64_t>(n->rec.stored_bytes, ref->length - keep);
+        ref->length = static_cast<uint32_t>(keep);
+        SHARDFS_TRY(txn.PutBlock(ino, edge, *ref));
+      } else if (!ref.ok() && ref.code() != Errc::kNotFound) {
+        return ref.error();
+      }
+    }
+    std::vector<std::pair<uint64_t, BlockRef>> gone;
+    SHARDFS_TRY(txn.ScanBlocks(ino, first_gone, [&](uint64_t index, const BlockRef& ref) {
+      gone.emplace_back(index, ref);
+      return true;
+    }));
+    for (const auto& [index, ref] : gone) {
+      SHARDFS_TRY(txn.AddGarbage(ref.id));
+      SHARDFS_TRY(txn.RemoveUpload(ref.id));
+      SHARDFS_TRY(txn.DeleteBlock(ino, index));
+      n->rec.stored_bytes -= std::min<uint64_t>(n->rec.stored_bytes, ref.length);
+    }
+    n->trunc_gen = n->rec.block_gen;
+    work_cv_.notify_all();
+  }
+  n->rec.size = new_size;
+  n->rec_dirty = true;
+  return util::Ok();
+}
+
+Status CoreFs::ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t offset,
+                         uint64_t length) {
+  SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
+  const uint64_t end = std::min<uint64_t>(n->rec.size, offset + std::min(length, kMaxFileSize));
+  std::vector<uint64_t> whole;
+  for (uint64_t at = offset; at < end;) {
+    const uint64_t index = at / block_size_;
+    const size_t in = static_cast<size_t>(at % block_size_);
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(block_size_ - in, end - at));
+    if (in == 0 && chunk == block_size_) {
+      whole.push_back(index);
+    } else {
+      SHARDFS_ASSIGN_OR_RETURN(Buffer * b, LoadBuffer(lock, ino, index, false));
+      if (in < b->length) {
+        std::memset(b->data.data() + in, 0, std::min<size_t>(chunk, b->length - in));
+        if (!b->dirty) b->dirtied = clock_->Now();
+        b->dirty = true;
+        b->version++;
+      }
+    }
+    at += chunk;
+  }
+  SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
+  SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
+  for (uint64_t index : whole) {
+    DropBuffer(n, index);
+    auto ref = txn->GetBlock(ino, index);
+    if (ref.code() == Errc::kNotFound) continue;
+    if (!ref.ok()) return ref.error();
+    SHARDFS_TRY(txn->AddGarbage(ref->id));
+    SHARDFS_TRY(txn->RemoveUpload(ref->id));
+    SHARDFS_TRY(txn->DeleteBlock(ino, index));
+    n->rec.stored_bytes -= std::min<uint64_t>(n->rec.stored_bytes, ref->length);
+  }
+  if (!whole.empty()) n->trunc_gen = n->rec.block_gen;
+  n->rec.mtime = n->rec.ctime = Now();
+  SHARDFS_TRY(SaveNode(*txn, n));
+  SHARDFS_TRY(txn->Commit());
+  work_cv_.notify_all();
+  return util::Ok();
+}
+
+Status CoreFs::Fallocate(uint64_t ino, uint64_t, int mode, uint64_t offset, uint64_t length) {
+  auto lock = Lock();
+  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
+  if (S_ISDIR(n->rec.mode)) return MakeError(Errc::kIsDir, "is a directory");
+  if (!S_ISREG(n->rec.mode)) return MakeError(Errc::kInvalidOp, "not a regular file");
+  if (length == 0) return MakeError(Errc::kInvalid, "zero length");
+  if (offset > kMaxFileSize || length > kMaxFileSize - offset) {
+    return MakeError(Errc::kTooLarge, "file too large");
+  }
+  if (mode & kFallocPunchHole) {
+    if (!(mode & kFallocKeepSize)) {
+      return MakeError(Errc::kUnsupported, "FALLOC_FL_PUNCH_HOLE needs FALLOC_FL_KEEP_SIZE");
+    }
+    return ZeroRange(lock, ino, offset, length);
+  }
+  if (mode & ~kFallocKeepSize) return MakeError(Errc::kUnsupported, "fallocate mode");
+  // Holes cost nothing and blocks are allocated when written: only the size changes.
+  if (!(mode & kFallocKeepSize) && offset + length > n->rec.size) {
+    SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
+    SHARDFS_TRY(Truncate(*txn, n, offset + length));
+    n->rec.ctime = Now();
+    SHARDFS_TRY(SaveNode(*txn, n));
+    SHARDFS_TRY(txn->Commit());
+  }
+  return util::Ok();
+}
+
+Result<size_t> CoreFs::CopyFileRange(uint64_t ino_in, uint64_t fh_in, uint64_t off_in,
+                                     uint64_t ino_out, uint64_t fh_out, uint64_t off_out,
+                                     size_t length) {
+  Bytes chunk;
+  size_t done = 0;
+  while (done < length) {
+    chunk.resize(std::min(kCopyChunk, length - done));
+    SHARDFS_ASSIGN_OR_RETURN(size_t got, Read(ino_in, fh_in, off_in + done, chunk));
+    if (got == 0) break;
+    SHARDFS_ASSIGN_OR_RETURN(
+        size_t put, Write(ino_out, fh_out, off_out + done, util::ByteSpan(chunk.data(), got)));
+    done += put;
+    if (got < chunk.size()) break;
+  }
+  return done;
+}
+
+}  // namespace shardfs::core

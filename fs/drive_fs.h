@@ -1,0 +1,29 @@
+// OpenDriveFilesystem: builds the filesystem of an unlocked drive from its config: the `meta`
+// KvStore and the BlockCache under the cache directory, the drive's store, and the core. Takes
+// an exclusive lock on the cache directory so one drive is mounted once; the lock is held
+// until the returned object is destroyed.
+#pragma once
+
+#include <memory>
+
+#include "fs/drive_unlock.h"
+#include "fs/filesystem.h"
+#include "fs/util/result.h"
+
+namespace shardfs::core {
+
+struct FsOptions {
+  // The kernel keeps a writeback page cache (FUSE writeback_cache): it then handles O_APPEND
+  // offsets and sends mtime with setattr. Without it, the core writes O_APPEND data at EOF.
+  bool writeback_cache = true;
+  bool read_only = false;
+  // Plaintext kept in memory per drive: dirty buffers being filled plus recently read blocks.
+  uint64_t memory_budget_bytes = uint64_t{128} << 20;
+  // Seal dirty buffers idle this long and sync the local state (like ext4's commit=5).
+  uint32_t commit_interval_seconds = 5;
+};
+
+util::Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
+                                                              const FsOptions& options);
+
+}  // namespace shardfs::core

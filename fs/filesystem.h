@@ -1,0 +1,174 @@
+// Filesystem: the inode-level, FUSE-free core. Every call is thread-safe and blocking; the
+// FUSE adapter (fs/fuse) maps each low-level request to one call here. Inode numbers are never
+// reused (generation 0 is always valid); the root is kRootIno. Permission checks on paths are
+// the kernel's (default_permissions); the core applies the rules that depend on who creates
+// what (setgid directories, umask given by the caller) and the ownership rules of setattr.
+//
+// Lookup counts: every call returning an Entry (Lookup, Mknod, Mkdir, Symlink, Link, Create,
+// and each entry of ReadDir with `plus`) adds one lookup reference to that inode; Forget drops
+// them. An inode with no links is deleted once it has no lookups and no open handles.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fs/util/bytes.h"
+#include "fs/util/result.h"
+
+namespace shardfs::core {
+
+inline constexpr uint64_t kRootIno = 1;
+inline constexpr size_t kMaxNameLength = 255;
+inline constexpr size_t kMaxSymlinkLength = 4095;
+inline constexpr size_t kMaxXattrValue = 65536;
+
+struct Timespec {
+  int64_t sec = 0;
+  uint32_t nsec = 0;
+  auto operator<=>(const Timespec&) const = default;
+};
+
+struct Attr {
+  uint64_t ino = 0;
+  uint32_t mode = 0;  // type and permission bits, as st_mode
+  uint32_t nlink = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t rdev = 0;
+  uint64_t size = 0;
+  uint64_t blocks = 0;  // 512-byte units actually stored (holes cost nothing)
+  uint32_t blksize = 0;
+  Timespec atime, mtime, ctime;
+};
+
+// Who is asking (from the FUSE request).
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t umask = 022;
+  std::vector<uint32_t> groups;  // supplementary groups, for chown/setgid rules
+};
+
+struct SetAttr {
+  std::optional<uint32_t> mode;
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<uint64_t> size;
+  // Set to "now" when the *_now flag is set, else to the given time when present.
+  std::optional<Timespec> atime;
+  std::optional<Timespec> mtime;
+  bool atime_now = false;
+  bool mtime_now = false;
+  std::optional<Timespec> ctime;
+  std::optional<uint64_t> fh;  // the handle, for ftruncate
+};
+
+struct DirEntry {
+  std::string name;
+  uint64_t ino = 0;
+  uint32_t type = 0;    // S_IFMT bits
+  uint64_t offset = 0;  // where the next ReadDir continues after this entry
+  Attr attr;            // filled when plus
+};
+
+struct FsStats {
+  uint64_t block_size = 0;
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  uint64_t available_bytes = 0;
+  uint64_t files = 0;
+  uint64_t free_files = 0;
+  uint32_t name_max = kMaxNameLength;
+};
+
+// Renameat2 flags.
+inline constexpr uint32_t kRenameNoReplace = 1;
+inline constexpr uint32_t kRenameExchange = 2;
+
+// Xattr flags (setxattr).
+inline constexpr int kXattrCreate = 1;
+inline constexpr int kXattrReplace = 2;
+
+// Fallocate modes understood.
+inline constexpr int kFallocKeepSize = 0x01;
+inline constexpr int kFallocPunchHole = 0x02;
+
+class Filesystem {
+ public:
+  virtual ~Filesystem() = default;
+
+  virtual util::Result<Attr> Lookup(uint64_t parent, std::string_view name) = 0;
+  virtual void Forget(uint64_t ino, uint64_t nlookup) = 0;
+  virtual util::Result<Attr> GetAttr(uint64_t ino) = 0;
+  virtual util::Result<Attr> SetAttributes(uint64_t ino, const SetAttr& change,
+                                           const Caller& caller) = 0;
+  virtual util::Status Access(uint64_t ino, int mask, const Caller& caller) = 0;
+
+  virtual util::Result<Attr> Mknod(uint64_t parent, std::string_view name, uint32_t mode,
+                                   uint64_t rdev, const Caller& caller) = 0;
+  virtual util::Result<Attr> Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
+                                   const Caller& caller) = 0;
+  virtual util::Result<Attr> Symlink(uint64_t parent, std::string_view name,
+                                     std::string_view target, const Caller& caller) = 0;
+  virtual util::Result<std::string> Readlink(uint64_t ino) = 0;
+  virtual util::Status Unlink(uint64_t parent, std::string_view name) = 0;
+  virtual util::Status Rmdir(uint64_t parent, std::string_view name) = 0;
+  virtual util::Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                              std::string_view new_name, uint32_t flags) = 0;
+  virtual util::Result<Attr> Link(uint64_t ino, uint64_t new_parent, std::string_view new_name) = 0;
+
+  // flags as open(2). Returns a handle for Read/Write/Release.
+  virtual util::Result<uint64_t> Open(uint64_t ino, int flags) = 0;
+  struct Created {
+    Attr attr;
+    uint64_t fh;
+  };
+  virtual util::Result<Created> Create(uint64_t parent, std::string_view name, uint32_t mode,
+                                       int flags, const Caller& caller) = 0;
+  // Reads up to out.size() bytes at offset; returns how many (0 at or past EOF).
+  virtual util::Result<size_t> Read(uint64_t ino, uint64_t fh, uint64_t offset,
+                                    util::MutableByteSpan out) = 0;
+  virtual util::Result<size_t> Write(uint64_t ino, uint64_t fh, uint64_t offset,
+                                     util::ByteSpan data) = 0;
+  // Seals buffered data into the local cache (close(2) of one descriptor).
+  virtual util::Status Flush(uint64_t ino, uint64_t fh) = 0;
+  virtual util::Status Release(uint64_t ino, uint64_t fh) = 0;
+  // Makes the file's data and metadata durable on local disk (and everything committed
+  // before). datasync: metadata other than size may stay unsynced.
+  virtual util::Status Fsync(uint64_t ino, uint64_t fh, bool datasync) = 0;
+  virtual util::Status Fallocate(uint64_t ino, uint64_t fh, int mode, uint64_t offset,
+                                 uint64_t length) = 0;
+  virtual util::Result<size_t> CopyFileRange(uint64_t ino_in, uint64_t fh_in, uint64_t off_in,
+                                             uint64_t ino_out, uint64_t fh_out, uint64_t off_out,
+                                             size_t length) = 0;
+
+  virtual util::Result<uint64_t> OpenDir(uint64_t ino) = 0;
+  // Calls emit for entries after `offset` (0 = from the start, including "." and "..") until
+  // emit returns false (the reply buffer is full). An entry refused by emit is not counted as
+  // returned. Entries that exist for the whole listing are returned exactly once, even while
+  // others are added and removed.
+  virtual util::Status ReadDir(uint64_t ino, uint64_t fh, uint64_t offset, bool plus,
+                               const std::function<bool(const DirEntry&)>& emit) = 0;
+  virtual util::Status ReleaseDir(uint64_t ino, uint64_t fh) = 0;
+  virtual util::Status FsyncDir(uint64_t ino, uint64_t fh) = 0;
+
+  virtual util::Result<FsStats> StatFs() = 0;
+
+  virtual util::Status SetXattr(uint64_t ino, std::string_view name, util::ByteSpan value,
+                                int flags) = 0;
+  virtual util::Result<util::Bytes> GetXattr(uint64_t ino, std::string_view name) = 0;
+  virtual util::Result<std::vector<std::string>> ListXattr(uint64_t ino) = 0;
+  virtual util::Status RemoveXattr(uint64_t ino, std::string_view name) = 0;
+
+  // Seals every buffer, waits for pending uploads, syncs (unmount).
+  virtual util::Status Shutdown() = 0;
+};
+
+}  // namespace shardfs::core

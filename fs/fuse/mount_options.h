@@ -1,0 +1,45 @@
+// Mount options: the text of `-o` ("ro,allow_other,attr_timeout=2") split into the options
+// shardfs acts on and the libfuse/kernel options it passes through, and the libfuse command line
+// built from them. Every option is listed in one table in mount_options.cc (name, kind, help,
+// and how it applies); an option not in the table is an error naming it, so a typo never reaches
+// libfuse (which would reject it with a less helpful message) nor is silently ignored.
+// Pure functions over plain values; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fs/util/result.h"
+
+namespace shardfs::fuse {
+
+inline constexpr std::string_view kSubtype = "shardfs";  // the mount type is fuse.shardfs
+
+struct MountOptions {
+  bool read_only = false;
+  bool allow_other = false;
+  bool debug = false;
+  bool writeback_cache = true;
+  double attr_timeout = 1.0;          // seconds the kernel trusts attributes it was given
+  double entry_timeout = 1.0;         // seconds it trusts names, found or not found
+  std::optional<std::string> fsname;  // shown by df and findmnt; default shardfs:DRIVE
+  std::string subtype{kSubtype};
+  // Options of libfuse or the kernel (nosuid, noatime, ...), as written, in order.
+  std::vector<std::string> passthrough;
+};
+
+// Applies one -o string on top of `options` (later options win, as with mount(8)). Empty items
+// (",,") are skipped. On error `options` may be partly updated.
+util::Status ParseMountOptions(std::string_view text, MountOptions& options);
+
+// The arguments for fuse_session_new after argv[0]: "-o" and one comma-separated list that
+// always holds default_permissions, fsname and subtype.
+std::vector<std::string> LibfuseArguments(const MountOptions& options,
+                                          std::string_view default_fsname);
+
+// One line per option ("  ro                  mount read-only"), for --help.
+std::string MountOptionsHelp();
+
+}  // namespace shardfs::fuse

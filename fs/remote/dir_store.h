@@ -1,0 +1,63 @@
+// DirStore: a ShardStore in a local directory, one file per object, at
+// <dir>/objects/<first two characters of the name>/<name> (the fan-out keeps directories small).
+// A Put is durable when it returns: temp file, fsync, rename over, fsync of the directory; temp
+// files are named ".tmp-<name>-XXXXXX", which no object name can be, so List never sees them.
+// One DirStore per directory at a time (usage is tracked in memory). Thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "fs/remote/shard_store.h"
+
+namespace shardfs::remote {
+
+class DirStore final : public ShardStore {
+ public:
+  // Opens the store in dir, creating it (mode 0700, parents too) if missing. Errors name the
+  // directory: kNotDir when it or a parent is a file, kPermission when it cannot be used.
+  static util::Result<std::unique_ptr<DirStore>> Open(const std::string& dir);
+
+  util::Status Put(std::string_view name, util::ByteSpan data) override;
+  util::Result<util::Bytes> Get(std::string_view name) override;
+  util::Result<util::Bytes> GetRange(std::string_view name, uint64_t offset,
+                                     uint64_t length) override;
+  util::Status Delete(std::string_view name) override;
+  util::Result<std::vector<std::string>> List(std::string_view prefix) override;
+  // used_bytes and objects are the sum of the object files' sizes and their count: walked once,
+  // on the first call, then kept up to date by Put and Delete. capacity_bytes and
+  // available_bytes are the size of the file system holding the store and what it has free for
+  // this process (the disk may be shared with other data).
+  util::Result<StoreUsage> Usage() override;
+  std::string Describe() const override { return "dir:" + dir_; }
+
+  const std::string& dir() const { return dir_; }
+  // Where an object's file lives (name must be valid). For tests and tools.
+  std::string ObjectPath(std::string_view name) const;
+
+ private:
+  explicit DirStore(std::string dir);
+
+  std::string FanoutDir(std::string_view name) const;
+  util::Status EnsureFanoutDir(const std::string& fanout);
+  // Creates, fills and fsyncs a temp file beside path; returns its path.
+  util::Result<std::string> WriteTemp(const std::string& fanout, std::string_view name,
+                                      util::ByteSpan data);
+  util::Status WalkUsageLocked();
+  util::Error StoreError(const util::Error& e) const;
+
+  const std::string dir_;
+  const std::string objects_dir_;
+
+  // Leaf lock: nothing else is locked while it is held. Held across the stat + rename of a Put
+  // and the stat + unlink of a Delete, so the counters stay exact; never across an fsync.
+  std::mutex mu_;
+  bool usage_known_ = false;               // guarded by mu_
+  uint64_t used_bytes_ = 0;                // guarded by mu_
+  uint64_t objects_ = 0;                   // guarded by mu_
+  std::set<std::string> durable_fanouts_;  // guarded by mu_: fan-out dirs known to be on disk
+};
+
+}  // namespace shardfs::remote

@@ -1,0 +1,298 @@
+#include "fs/cache/kv_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fs/util/encoding.h"
+#include "tests/cache/temp_dir.h"
+
+namespace shardfs::cache {
+namespace {
+
+using util::AsBytes;
+using util::Bytes;
+using util::Errc;
+
+constexpr TableId kA = 0;
+constexpr TableId kB = 1;
+
+std::string Str(const Bytes& b) { return std::string(b.begin(), b.end()); }
+
+class KvStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<KvStore> OpenStore(uint64_t map_size = uint64_t{1} << 30) {
+    auto store = KvStore::Open({.dir = dir_.Sub("kv"), .tables = {"a", "b"}, .map_size = map_size});
+    EXPECT_TRUE(store.ok()) << store.error().message;
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  void PutAll(KvStore& store, TableId t,
+              const std::vector<std::pair<std::string, std::string>>& kv) {
+    auto txn = store.BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    for (const auto& [k, v] : kv) ASSERT_TRUE((*txn)->Put(t, AsBytes(k), AsBytes(v)).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+
+  std::vector<std::string> ScanKeys(KvStore& store, TableId t, const std::string& start,
+                                    size_t limit = 100) {
+    std::vector<std::string> keys;
+    auto txn = store.BeginRead();
+    EXPECT_TRUE(txn.ok());
+    auto s = (*txn)->Scan(t, AsBytes(start), [&](util::ByteSpan k, util::ByteSpan) {
+      keys.emplace_back(util::AsStringView(k));
+      return keys.size() < limit;
+    });
+    EXPECT_TRUE(s.ok());
+    return keys;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(KvStoreTest, PutGetDelete) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  PutAll(*store, kA, {{"k1", "v1"}, {"k2", "v2"}});
+
+  auto read = store->BeginRead();
+  ASSERT_TRUE(read.ok());
+  auto v = (*read)->Get(kA, AsBytes("k1"));
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(Str(*v), "v1");
+  read->reset();
+
+  auto txn = store->BeginWrite();
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE((*txn)->Delete(kA, AsBytes("k1")).ok());
+  ASSERT_TRUE((*txn)->Delete(kA, AsBytes("never-there")).ok());  // not an error
+  ASSERT_TRUE((*txn)->Put(kA, AsBytes("k2"), AsBytes("v2'")).ok());
+  ASSERT_TRUE((*txn)->Commit().ok());
+
+  read = store->BeginRead();
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ((*read)->Get(kA, AsBytes("k1")).code(), Errc::kNotFound);
+  EXPECT_EQ(Str(*(*read)->Get(kA, AsBytes("k2"))), "v2'");
+  EXPECT_GT(store->FileBytes(), 0u);
+  EXPECT_TRUE(store->Sync().ok());
+}
+
+TEST_F(KvStoreTest, MissingKeyIsNotFound) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  auto read = store->BeginRead();
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ((*read)->Get(kA, AsBytes("nope")).code(), Errc::kNotFound);
+  read->reset();
+  auto txn = store->BeginWrite();
+  ASSERT_TRUE(txn.ok());
+  EXPECT_EQ((*txn)->Get(kA, AsBytes("nope")).code(), Errc::kNotFound);
+  // A miss does not spoil the transaction.
+  EXPECT_TRUE((*txn)->Put(kA, AsBytes("yes"), AsBytes("1")).ok());
+  EXPECT_TRUE((*txn)->Commit().ok());
+}
+
+TEST_F(KvStoreTest, ScanIsInKeyOrderFromStart) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  PutAll(*store, kA, {{"d", "4"}, {"b", "2"}, {"a", "1"}, {"c", "3"}, {"bb", "22"}});
+  EXPECT_EQ(ScanKeys(*store, kA, ""), (std::vector<std::string>{"a", "b", "bb", "c", "d"}));
+  EXPECT_EQ(ScanKeys(*store, kA, "b"), (std::vector<std::string>{"b", "bb", "c", "d"}));
+  EXPECT_EQ(ScanKeys(*store, kA, "ba"), (std::vector<std::string>{"bb", "c", "d"}));
+  EXPECT_EQ(ScanKeys(*store, kA, "bc"), (std::vector<std::string>{"c", "d"}));
+  EXPECT_TRUE(ScanKeys(*store, kA, "e").empty());
+  EXPECT_EQ(ScanKeys(*store, kA, "", 2), (std::vector<std::string>{"a", "b"}));  // fn stops it
+  EXPECT_TRUE(ScanKeys(*store, kB, "").empty());
+
+  // Binary keys sort as unsigned bytes: big-endian numbers scan in numeric order.
+  auto txn = store->BeginWrite();
+  ASSERT_TRUE(txn.ok());
+  for (uint8_t b : {0xff, 0x00, 0x80, 0x7f}) {
+    uint8_t key[2] = {b, 1};
+    ASSERT_TRUE((*txn)->Put(kB, util::ByteSpan(key, 2), AsBytes("x")).ok());
+  }
+  std::vector<uint8_t> first;
+  ASSERT_TRUE((*txn)
+                  ->Scan(kB, {},
+                         [&](util::ByteSpan k, util::ByteSpan) {
+                           first.push_back(k[0]);
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(first, (std::vector<uint8_t>{0x00, 0x7f, 0x80, 0xff}));  // own writes are visible
+}
+
+TEST_F(KvStoreTest, WriteTxnDestroyedWithoutCommitIsAborted) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  PutAll(*store, kA, {{"kept", "1"}});
+  {
+    auto txn = store->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->Put(kA, AsBytes("lost"), AsBytes("2")).ok());
+    ASSERT_TRUE((*txn)->Delete(kA, AsBytes("kept")).ok());
+  }
+  EXPECT_EQ(ScanKeys(*store, kA, ""), (std::vector<std::string>{"kept"}));
+  // And the writer slot was released.
+  auto txn = store->BeginWrite();
+  ASSERT_TRUE(txn.ok());
+  EXPECT_TRUE((*txn)->Commit().ok());
+  EXPECT_EQ((*txn)->Commit().code(), Errc::kInvalid);  // ended
+}
+
+TEST_F(KvStoreTest, TablesAreSeparate) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  PutAll(*store, kA, {{"k", "in a"}});
+  PutAll(*store, kB, {{"k", "in b"}, {"only-b", "x"}});
+  auto read = store->BeginRead();
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(Str(*(*read)->Get(kA, AsBytes("k"))), "in a");
+  EXPECT_EQ(Str(*(*read)->Get(kB, AsBytes("k"))), "in b");
+  EXPECT_EQ((*read)->Get(kA, AsBytes("only-b")).code(), Errc::kNotFound);
+  EXPECT_EQ((*read)->Get(2, AsBytes("k")).code(), Errc::kInvalid);  // no third table
+}
+
+TEST_F(KvStoreTest, ReopenKeepsCommittedData) {
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store);
+    PutAll(*store, kB, {{"k", "v"}});
+  }
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(ScanKeys(*store, kB, ""), (std::vector<std::string>{"k"}));
+}
+
+TEST_F(KvStoreTest, BadOptionsAreInvalid) {
+  EXPECT_EQ(KvStore::Open({.dir = "", .tables = {"a"}}).code(), Errc::kInvalid);
+  EXPECT_EQ(KvStore::Open({.dir = dir_.Sub("x"), .tables = {"a", "a"}}).code(), Errc::kInvalid);
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  auto txn = store->BeginWrite();
+  ASSERT_TRUE(txn.ok());
+  EXPECT_EQ((*txn)->Put(kA, {}, AsBytes("v")).code(), Errc::kInvalid);  // empty key
+}
+
+TEST_F(KvStoreTest, FullMapIsNoSpaceAndStoreStaysUsable) {
+  auto store = OpenStore(1 << 20);  // 1 MiB of map
+  ASSERT_TRUE(store);
+  PutAll(*store, kA, {{"before", "1"}});
+  {
+    auto txn = store->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    Bytes big(4 << 20, 0x5a);
+    auto s = (*txn)->Put(kA, AsBytes("big"), big);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.code(), Errc::kNoSpace) << s.error().message;
+    EXPECT_NE(s.error().message.find("map_size"), std::string::npos) << s.error().message;
+    // The transaction was aborted with it.
+    EXPECT_EQ((*txn)->Put(kA, AsBytes("after"), AsBytes("2")).code(), Errc::kInvalid);
+    EXPECT_EQ((*txn)->Commit().code(), Errc::kInvalid);
+  }
+  PutAll(*store, kA, {{"after", "2"}});
+  EXPECT_EQ(ScanKeys(*store, kA, ""), (std::vector<std::string>{"after", "before"}));
+}
+
+TEST_F(KvStoreTest, SecondBeginWriteOnSameThreadFailsInsteadOfDeadlocking) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  auto txn = store->BeginWrite();
+  ASSERT_TRUE(txn.ok());
+  auto again = store->BeginWrite();
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.code(), Errc::kInternal);
+  // Read transactions are not tied to the thread (MDB_NOTLS): several at once are fine.
+  auto r1 = store->BeginRead();
+  auto r2 = store->BeginRead();
+  EXPECT_TRUE(r1.ok());
+  EXPECT_TRUE(r2.ok());
+}
+
+TEST_F(KvStoreTest, SecondWriterWaitsForTheFirst) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  auto first = store->BeginWrite();
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE((*first)->Put(kA, AsBytes("n"), AsBytes("1")).ok());
+
+  std::atomic<bool> began{false};
+  auto second = std::async(std::launch::async, [&]() -> std::string {
+    auto txn = store->BeginWrite();
+    began = true;
+    if (!txn.ok()) return "error";
+    auto v = (*txn)->Get(kA, AsBytes("n"));
+    std::string seen = v.ok() ? Str(*v) : "missing";
+    if (!(*txn)->Put(kA, AsBytes("n"), AsBytes("2")).ok() || !(*txn)->Commit().ok()) return "err";
+    return seen;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(began.load());
+  ASSERT_TRUE((*first)->Commit().ok());
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(second.get(), "1");  // it began after the first committed
+  EXPECT_EQ(ScanKeys(*store, kA, "n").size(), 1u);
+}
+
+// A writer keeps keys x and y equal and increasing; readers must always see a consistent,
+// never-decreasing snapshot.
+TEST_F(KvStoreTest, ConcurrentReadersSeeConsistentSnapshots) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  constexpr uint64_t kWrites = 2000;
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::atomic<uint64_t> reads{0};
+
+  auto load = [](const util::Result<Bytes>& r) -> int64_t {
+    return r.ok() && r->size() == 8 ? static_cast<int64_t>(util::LoadU64Le(r->data())) : -1;
+  };
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      int64_t last = 0;
+      while (!stop.load()) {
+        auto txn = store->BeginRead();
+        if (!txn.ok()) {
+          ++failures;
+          continue;
+        }
+        auto x = (*txn)->Get(kA, AsBytes("x"));
+        std::this_thread::yield();  // give the writer a chance to commit in between
+        auto y = (*txn)->Get(kA, AsBytes("y"));
+        if (!x.ok() && !y.ok()) continue;  // before the first commit
+        int64_t xv = load(x), yv = load(y);
+        if (xv != yv || xv < last) ++failures;
+        last = xv;
+        ++reads;
+      }
+    });
+  }
+  auto write = [&](uint64_t i) {
+    auto txn = store->BeginWrite();
+    if (!txn.ok()) return false;
+    Bytes v;
+    util::AppendU64Le(v, i);
+    return (*txn)->Put(kA, AsBytes("x"), v).ok() && (*txn)->Put(kA, AsBytes("y"), v).ok() &&
+           (*txn)->Commit().ok();
+  };
+  for (uint64_t i = 1; i <= kWrites; ++i) {
+    if (!write(i)) {
+      ADD_FAILURE() << "write " << i << " failed";
+      break;  // still stop and join the readers below
+    }
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(reads.load(), 0u);
+}
+
+}  // namespace
+}  // namespace shardfs::cache

@@ -1,0 +1,357 @@
+// CoreFs, in process: namespace operations, data across block boundaries, holes, remounts, the
+// store as the only copy, files deleted while open, store outages and the privacy promise.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "tests/core/core_fs_harness.h"
+
+namespace shardfs::core {
+namespace {
+
+using util::Errc;
+
+util::Bytes Pattern(size_t n, uint8_t seed) {
+  util::Bytes b(n);
+  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(seed + i * 131 + (i >> 9));
+  return b;
+}
+
+class CoreFsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(h_.Mount().ok()); }
+
+  uint64_t CreateFile(uint64_t parent, const std::string& name, uint64_t* fh) {
+    auto c = h_.fs().Create(parent, name, 0644, O_RDWR | O_CREAT, RootCaller());
+    EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
+    *fh = c->fh;
+    return c->attr.ino;
+  }
+  util::Bytes ReadAll(uint64_t ino) {
+    auto fh = h_.fs().Open(ino, O_RDONLY);
+    EXPECT_TRUE(fh.ok());
+    auto attr = h_.fs().GetAttr(ino);
+    util::Bytes out(attr->size);
+    auto n = h_.fs().Read(ino, *fh, 0, out);
+    EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.error().message);
+    out.resize(n.ok() ? *n : 0);
+    EXPECT_TRUE(h_.fs().Release(ino, *fh).ok());
+    return out;
+  }
+  std::vector<std::string> List(uint64_t dir) {
+    auto fh = h_.fs().OpenDir(dir);
+    std::vector<std::string> names;
+    EXPECT_TRUE(h_.fs()
+                    .ReadDir(dir, *fh, 0, false,
+                             [&](const DirEntry& e) {
+                               names.push_back(e.name);
+                               return true;
+                             })
+                    .ok());
+    (void)h_.fs().ReleaseDir(dir, *fh);
+    return names;
+  }
+
+  CoreFsHarness h_;
+};
+
+TEST_F(CoreFsTest, WriteReadAcrossBlocksAndRemount) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  util::Bytes data = Pattern(3 * 4096 + 123, 1);
+  ASSERT_EQ(*h_.fs().Write(ino, fh, 0, data), data.size());
+  util::Bytes mid = Pattern(5000, 9);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 3000, mid).ok());
+  std::copy(mid.begin(), mid.end(), data.begin() + 3000);
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  EXPECT_EQ(ReadAll(ino), data);
+  h_.Remount();
+  auto found = h_.fs().Lookup(kRootIno, "f");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->ino, ino);
+  EXPECT_EQ(ReadAll(ino), data);
+  // Everything reached the store: with the local cache gone, the store alone serves it.
+  h_.Unmount();
+  h_.WipeCache();
+  ASSERT_TRUE(h_.Mount().ok());
+  EXPECT_EQ(ReadAll(ino), data);
+}
+
+TEST_F(CoreFsTest, HolesCostNothing) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "sparse", &fh);
+  SetAttr grow;
+  grow.size = uint64_t{1} << 50;  // 1 PiB
+  auto t0 = std::chrono::steady_clock::now();
+  auto attr = h_.fs().SetAttributes(ino, grow, RootCaller());
+  ASSERT_TRUE(attr.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  EXPECT_EQ(attr->size, uint64_t{1} << 50);
+  EXPECT_EQ(attr->blocks, 0u);
+  util::Bytes buf(10000, 0xff);
+  ASSERT_EQ(*h_.fs().Read(ino, fh, (uint64_t{1} << 49) + 77, buf), buf.size());
+  EXPECT_EQ(buf, util::Bytes(10000, 0));
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  ASSERT_TRUE(h_.fs().WaitForUploads().ok());
+  EXPECT_EQ(h_.store().List("")->size(), 0u);
+}
+
+TEST_F(CoreFsTest, TruncateZeroesTheTailForLaterGrowth) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "t", &fh);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, Pattern(10000, 3)).ok());
+  ASSERT_TRUE(h_.fs().Flush(ino, fh).ok());
+  SetAttr shrink;
+  shrink.size = 5000;
+  ASSERT_TRUE(h_.fs().SetAttributes(ino, shrink, RootCaller()).ok());
+  SetAttr grow;
+  grow.size = 9000;
+  ASSERT_TRUE(h_.fs().SetAttributes(ino, grow, RootCaller()).ok());
+  util::Bytes expect = Pattern(10000, 3);
+  expect.resize(5000);
+  expect.resize(9000, 0);
+  EXPECT_EQ(ReadAll(ino), expect);
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  h_.Remount();
+  EXPECT_EQ(ReadAll(ino), expect);
+}
+
+TEST_F(CoreFsTest, PunchHoleAndFallocate) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "p", &fh);
+  util::Bytes data = Pattern(5 * 4096, 4);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, data).ok());
+  ASSERT_TRUE(h_.fs().Fallocate(ino, fh, kFallocPunchHole | kFallocKeepSize, 1000, 9000).ok());
+  std::fill(data.begin() + 1000, data.begin() + 10000, 0);
+  EXPECT_EQ(ReadAll(ino), data);
+  EXPECT_EQ(h_.fs().Fallocate(ino, fh, kFallocPunchHole, 0, 10).code(), Errc::kUnsupported);
+  ASSERT_TRUE(h_.fs().Fallocate(ino, fh, 0, 0, 100000).ok());
+  EXPECT_EQ(h_.fs().GetAttr(ino)->size, 100000u);
+  ASSERT_TRUE(h_.fs().Fallocate(ino, fh, kFallocKeepSize, 0, 200000).ok());
+  EXPECT_EQ(h_.fs().GetAttr(ino)->size, 100000u);
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+}
+
+TEST_F(CoreFsTest, DirectoriesAndRename) {
+  auto a = h_.fs().Mkdir(kRootIno, "a", 0755, RootCaller());
+  auto b = h_.fs().Mkdir(kRootIno, "b", 0755, RootCaller());
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(h_.fs().GetAttr(kRootIno)->nlink, 4u);
+  uint64_t fh;
+  uint64_t f = CreateFile(a->ino, "f", &fh);
+  ASSERT_TRUE(h_.fs().Release(f, fh).ok());
+  EXPECT_EQ(h_.fs().Rmdir(kRootIno, "a").code(), Errc::kNotEmpty);
+  EXPECT_EQ(h_.fs().Mkdir(kRootIno, "a", 0755, RootCaller()).code(), Errc::kExists);
+  EXPECT_EQ(h_.fs().Rename(kRootIno, "a", a->ino, "x", 0).code(), Errc::kInvalidOp);
+  ASSERT_TRUE(h_.fs().Rename(a->ino, "f", b->ino, "g", 0).ok());
+  EXPECT_EQ(h_.fs().Lookup(a->ino, "f").code(), Errc::kNotFound);
+  EXPECT_EQ(h_.fs().Lookup(b->ino, "g")->ino, f);
+  ASSERT_TRUE(h_.fs().Rename(kRootIno, "a", b->ino, "a2", 0).ok());
+  EXPECT_EQ(h_.fs().GetAttr(kRootIno)->nlink, 3u);
+  EXPECT_EQ(h_.fs().GetAttr(b->ino)->nlink, 3u);
+  EXPECT_EQ(h_.fs().Rename(b->ino, "g", b->ino, "a2", 0).code(), Errc::kIsDir);
+  EXPECT_EQ(h_.fs().Rename(b->ino, "a2", b->ino, "g", 0).code(), Errc::kNotDir);
+  EXPECT_EQ(h_.fs().Rename(b->ino, "g", b->ino, "a2", kRenameNoReplace).code(), Errc::kExists);
+  ASSERT_TRUE(h_.fs().Rename(b->ino, "g", b->ino, "a2", kRenameExchange).ok());
+  EXPECT_EQ(h_.fs().Lookup(b->ino, "a2")->ino, f);
+  EXPECT_EQ(h_.fs().Lookup(b->ino, "g")->ino, a->ino);
+  auto names = List(b->ino);
+  EXPECT_EQ(std::multiset<std::string>(names.begin(), names.end()),
+            (std::multiset<std::string>{".", "..", "a2", "g"}));
+  h_.Remount();
+  EXPECT_EQ(h_.fs().Lookup(b->ino, "a2")->ino, f);
+  EXPECT_EQ(h_.fs().GetAttr(b->ino)->nlink, 3u);
+  EXPECT_EQ(h_.fs().Lookup(b->ino, "..")->ino, kRootIno);
+  EXPECT_EQ(h_.fs().Lookup(b->ino, ".")->ino, b->ino);
+  EXPECT_EQ(h_.fs().Lookup(kRootIno, "..")->ino, kRootIno);
+  std::string long_name(256, 'x');
+  EXPECT_EQ(h_.fs().Mkdir(kRootIno, long_name, 0755, RootCaller()).code(), Errc::kNameTooLong);
+}
+
+TEST_F(CoreFsTest, ReaddirStableWhileChanging) {
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(
+        h_.fs().Mknod(kRootIno, "f" + std::to_string(i), S_IFREG | 0644, 0, RootCaller()).ok());
+  }
+  auto fh = h_.fs().OpenDir(kRootIno);
+  std::multiset<std::string> seen;
+  uint64_t offset = 0;
+  int round = 0;
+  while (true) {
+    int got = 0;
+    ASSERT_TRUE(h_.fs()
+                    .ReadDir(kRootIno, *fh, offset, false,
+                             [&](const DirEntry& e) {
+                               if (got == 7) return false;  // a small reply buffer
+                               seen.insert(e.name);
+                               offset = e.offset;
+                               ++got;
+                               return true;
+                             })
+                    .ok());
+    if (got == 0) break;
+    // Churn between calls: add and remove entries that are not part of the stable set.
+    std::string tmp = "tmp" + std::to_string(round++);
+    ASSERT_TRUE(h_.fs().Mknod(kRootIno, tmp, S_IFREG | 0644, 0, RootCaller()).ok());
+    if (round > 1) {
+      ASSERT_TRUE(h_.fs().Unlink(kRootIno, "tmp" + std::to_string(round - 2)).ok());
+    }
+  }
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(seen.count("f" + std::to_string(i)), 1u) << i;
+}
+
+TEST_F(CoreFsTest, HardLinksAndUnlinkWhileOpen) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  util::Bytes data = Pattern(20000, 5);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, data).ok());
+  ASSERT_TRUE(h_.fs().Link(ino, kRootIno, "g").ok());
+  EXPECT_EQ(h_.fs().GetAttr(ino)->nlink, 2u);
+  ASSERT_TRUE(h_.fs().Unlink(kRootIno, "f").ok());
+  ASSERT_TRUE(h_.fs().Unlink(kRootIno, "g").ok());
+  EXPECT_EQ(h_.fs().GetAttr(ino)->nlink, 0u);
+  util::Bytes back(data.size());
+  ASSERT_EQ(*h_.fs().Read(ino, fh, 0, back), data.size());
+  EXPECT_EQ(back, data);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, Pattern(10, 6)).ok());
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  h_.fs().Forget(ino, 3);  // create + link returned entries
+  EXPECT_EQ(h_.fs().GetAttr(ino).code(), Errc::kNotFound);
+  ASSERT_TRUE(h_.fs().WaitForUploads().ok());
+  // Its blocks are collected from the store.
+  for (int i = 0; i < 50 && !h_.store().List("")->empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(h_.store().List("")->size(), 0u);
+}
+
+TEST_F(CoreFsTest, OrphanLeftByACrashIsReclaimedAtMount) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, Pattern(9000, 7)).ok());
+  ASSERT_TRUE(h_.fs().Unlink(kRootIno, "f").ok());
+  h_.Remount();  // the handle was never released
+  EXPECT_EQ(h_.fs().GetAttr(ino).code(), Errc::kNotFound);
+}
+
+TEST_F(CoreFsTest, WritesSurviveAStoreOutage) {
+  h_.faults().Drop();
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  util::Bytes data = Pattern(40000, 8);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, data).ok());
+  ASSERT_TRUE(h_.fs().Fsync(ino, fh, false).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GT(h_.fs().PendingUploads(), 0u);
+  EXPECT_EQ(ReadAll(ino), data);
+  h_.faults().Restore();
+  ASSERT_TRUE(h_.fs().WaitForUploads().ok());
+  EXPECT_EQ(h_.fs().PendingUploads(), 0u);
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  h_.Unmount();
+  h_.WipeCache();
+  ASSERT_TRUE(h_.Mount().ok());
+  EXPECT_EQ(ReadAll(ino), data);
+}
+
+TEST_F(CoreFsTest, CorruptStoreObjectIsAnErrorNotWrongData) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, Pattern(4096, 9)).ok());
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  h_.Unmount();
+  h_.WipeCache();
+  ASSERT_TRUE(h_.Mount().ok());
+  h_.faults().SetCorruptReads(true);
+  auto rfh = h_.fs().Open(ino, O_RDONLY);
+  util::Bytes buf(4096);
+  auto r = h_.fs().Read(ino, *rfh, 0, buf);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.code(), Errc::kCorrupt);
+  h_.faults().SetCorruptReads(false);
+  EXPECT_EQ(*h_.fs().Read(ino, *rfh, 0, buf), 4096u);
+  EXPECT_EQ(buf, Pattern(4096, 9));
+}
+
+TEST_F(CoreFsTest, XattrsAndSymlinks) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  util::Bytes v = Pattern(65536, 1);
+  ASSERT_TRUE(h_.fs().SetXattr(ino, "user.big", v, 0).ok());
+  EXPECT_EQ(*h_.fs().GetXattr(ino, "user.big"), v);
+  EXPECT_EQ(h_.fs().SetXattr(ino, "user.big", v, kXattrCreate).code(), Errc::kExists);
+  EXPECT_EQ(h_.fs().SetXattr(ino, "user.new", v, kXattrReplace).code(), Errc::kNoAttribute);
+  EXPECT_EQ(h_.fs().GetXattr(ino, "user.none").code(), Errc::kNoAttribute);
+  EXPECT_EQ(h_.fs().SetXattr(ino, "system.posix_acl_access", v, 0).code(), Errc::kUnsupported);
+  ASSERT_TRUE(h_.fs().SetXattr(ino, "user.a", util::Bytes{1}, 0).ok());
+  std::vector<std::string> names = h_.fs().ListXattr(ino).value();
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()),
+            (std::set<std::string>{"user.a", "user.big"}));
+  ASSERT_TRUE(h_.fs().RemoveXattr(ino, "user.a").ok());
+  EXPECT_EQ(h_.fs().RemoveXattr(ino, "user.a").code(), Errc::kNoAttribute);
+  auto link = h_.fs().Symlink(kRootIno, "l", "target/path", RootCaller());
+  ASSERT_TRUE(link.ok());
+  EXPECT_EQ(link->size, 11u);
+  h_.Remount();
+  EXPECT_EQ(*h_.fs().Readlink(link->ino), "target/path");
+  EXPECT_EQ(*h_.fs().GetXattr(ino, "user.big"), v);
+}
+
+TEST_F(CoreFsTest, SetgidDirectoriesAndUmask) {
+  auto d = h_.fs().Mkdir(kRootIno, "shared", 02775, RootCaller());
+  ASSERT_TRUE(d.ok());
+  SetAttr chgrp;
+  chgrp.gid = 100;
+  ASSERT_TRUE(h_.fs().SetAttributes(d->ino, chgrp, RootCaller()).ok());
+  Caller user{1000, 1000, 027, {}};
+  auto sub = h_.fs().Mkdir(d->ino, "sub", 0777, user);
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ(sub->gid, 100u);
+  EXPECT_TRUE(sub->mode & S_ISGID);
+  EXPECT_EQ(sub->mode & 0777, 0750u);
+  auto file = h_.fs().Mknod(d->ino, "f", S_IFREG | 02755, 0, user);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->gid, 100u);
+  EXPECT_FALSE(file->mode & S_ISGID);  // not a member of group 100
+}
+
+// Nothing the drive stores locally or remotely shows a file's contents or name.
+TEST_F(CoreFsTest, NothingInTheClear) {
+  const std::string secret_name = "diary-of-a-very-secret-person.txt";
+  const std::string secret_text = "The password to the vault is swordfish-4711.";
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, secret_name, &fh);
+  std::string body;
+  for (int i = 0; i < 200; ++i) body += secret_text;
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, util::AsBytes(body)).ok());
+  ASSERT_TRUE(h_.fs().SetXattr(ino, "user.secret-attr-name", util::AsBytes(secret_text), 0).ok());
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  ASSERT_TRUE(h_.fs().WaitForUploads().ok());
+  h_.Unmount();
+  auto contains = [](const std::string& hay, const std::string& needle) {
+    return hay.find(needle) != std::string::npos;
+  };
+  for (auto& e : std::filesystem::recursive_directory_iterator(h_.dir())) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_FALSE(contains(all, secret_name.substr(0, 20))) << e.path();
+    EXPECT_FALSE(contains(all, secret_text.substr(0, 20))) << e.path();
+    EXPECT_FALSE(contains(all, "secret-attr-name")) << e.path();
+  }
+  std::vector<std::string> objects = h_.store().List("").value();
+  for (const auto& name : objects) {
+    std::string obj(util::AsStringView(*h_.store().Get(name)));
+    EXPECT_FALSE(contains(obj, secret_text.substr(0, 20)));
+    EXPECT_FALSE(contains(name + obj, secret_name.substr(0, 20)));
+  }
+}
+
+}  // namespace
+}  // namespace shardfs::core

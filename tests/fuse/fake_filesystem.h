@@ -1,0 +1,99 @@
+// FakeFilesystem: a small in-memory core::Filesystem for testing the FUSE adapter through a real
+// mount, independent of the real core. Keeps the lookup counts the contract in fs/filesystem.h
+// describes (so tests can check the kernel's and the core's agree), records the flags of the
+// last open, and reads of a file named "corrupt" fail with kCorrupt. Thread-safe (one mutex).
+#pragma once
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "fs/filesystem.h"
+
+namespace shardfs::fuse::testing {
+
+class FakeFilesystem : public core::Filesystem {
+ public:
+  FakeFilesystem();
+
+  // Lookup references held on inodes other than the root.
+  uint64_t OutstandingLookups() const;
+  int last_open_flags() const { return last_open_flags_.load(); }
+  int shutdown_calls() const { return shutdown_calls_.load(); }
+
+  util::Result<core::Attr> Lookup(uint64_t parent, std::string_view name) override;
+  void Forget(uint64_t ino, uint64_t nlookup) override;
+  util::Result<core::Attr> GetAttr(uint64_t ino) override;
+  util::Result<core::Attr> SetAttributes(uint64_t ino, const core::SetAttr& change,
+                                         const core::Caller& caller) override;
+  util::Status Access(uint64_t ino, int mask, const core::Caller& caller) override;
+  util::Result<core::Attr> Mknod(uint64_t parent, std::string_view name, uint32_t mode,
+                                 uint64_t rdev, const core::Caller& caller) override;
+  util::Result<core::Attr> Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
+                                 const core::Caller& caller) override;
+  util::Result<core::Attr> Symlink(uint64_t parent, std::string_view name, std::string_view target,
+                                   const core::Caller& caller) override;
+  util::Result<std::string> Readlink(uint64_t ino) override;
+  util::Status Unlink(uint64_t parent, std::string_view name) override;
+  util::Status Rmdir(uint64_t parent, std::string_view name) override;
+  util::Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                      std::string_view new_name, uint32_t flags) override;
+  util::Result<core::Attr> Link(uint64_t ino, uint64_t new_parent,
+                                std::string_view new_name) override;
+  util::Result<uint64_t> Open(uint64_t ino, int flags) override;
+  util::Result<Created> Create(uint64_t parent, std::string_view name, uint32_t mode, int flags,
+                               const core::Caller& caller) override;
+  util::Result<size_t> Read(uint64_t ino, uint64_t fh, uint64_t offset,
+                            util::MutableByteSpan out) override;
+  util::Result<size_t> Write(uint64_t ino, uint64_t fh, uint64_t offset,
+                             util::ByteSpan data) override;
+  util::Status Flush(uint64_t ino, uint64_t fh) override;
+  util::Status Release(uint64_t ino, uint64_t fh) override;
+  util::Status Fsync(uint64_t ino, uint64_t fh, bool datasync) override;
+  util::Status Fallocate(uint64_t ino, uint64_t fh, int mode, uint64_t offset,
+                         uint64_t length) override;
+  util::Result<size_t> CopyFileRange(uint64_t ino_in, uint64_t fh_in, uint64_t off_in,
+                                     uint64_t ino_out, uint64_t fh_out, uint64_t off_out,
+                                     size_t length) override;
+  util::Result<uint64_t> OpenDir(uint64_t ino) override;
+  util::Status ReadDir(uint64_t ino, uint64_t fh, uint64_t offset, bool plus,
+                       const std::function<bool(const core::DirEntry&)>& emit) override;
+  util::Status ReleaseDir(uint64_t ino, uint64_t fh) override;
+  util::Status FsyncDir(uint64_t ino, uint64_t fh) override;
+  util::Result<core::FsStats> StatFs() override;
+  util::Status SetXattr(uint64_t ino, std::string_view name, util::ByteSpan value,
+                        int flags) override;
+  util::Result<util::Bytes> GetXattr(uint64_t ino, std::string_view name) override;
+  util::Result<std::vector<std::string>> ListXattr(uint64_t ino) override;
+  util::Status RemoveXattr(uint64_t ino, std::string_view name) override;
+  util::Status Shutdown() override;
+
+ private:
+  struct Node {
+    core::Attr attr;
+    uint64_t parent = 0;
+    std::string name;  // within parent
+    std::map<std::string, uint64_t, std::less<>> children;
+    std::string data;  // file contents or symlink target
+    std::map<std::string, util::Bytes, std::less<>> xattrs;
+  };
+
+  util::Result<Node*> Find(uint64_t ino);  // mu_ held
+  util::Result<Node*> FindDir(uint64_t ino);
+  util::Result<core::Attr> AddNode(uint64_t parent, std::string_view name, uint32_t mode,
+                                   const core::Caller& caller);
+
+  mutable std::mutex mu_;
+  std::map<uint64_t, Node> nodes_;
+  std::map<uint64_t, uint64_t> lookups_;
+  uint64_t next_ino_ = 2;
+  uint64_t next_fh_ = 1;
+  std::atomic<int> last_open_flags_{-1};
+  std::atomic<int> shutdown_calls_{0};
+};
+
+}  // namespace shardfs::fuse::testing

@@ -1,0 +1,230 @@
+// The FUSE adapter through a real mount, over FakeFilesystem: what applications see (errno,
+// xattr sizes, rename flags, readdir) and what the core sees (open flags, lookup counts,
+// Shutdown). Needs root and /dev/fuse; skipped otherwise. Every test unmounts what it mounted.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "fs/fuse/fuse_session.h"
+#include "tests/fuse/fake_filesystem.h"
+
+namespace shardfs::fuse {
+namespace {
+
+class MountedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0 || ::access("/dev/fuse", R_OK | W_OK) != 0) {
+      GTEST_SKIP() << "needs root and /dev/fuse";
+    }
+    char tmpl[] = "/tmp/shardfs-fuse-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    mountpoint_ = tmpl;
+    MountOptions options;
+    auto session = FuseSession::Mount(fs_, options, "shardfs:test", mountpoint_);
+    ASSERT_TRUE(session.ok()) << session.error().message;
+    session_ = std::move(session).value();
+    loop_ = std::thread([this] { run_status_ = session_->Run(); });
+  }
+
+  void TearDown() override {
+    if (loop_.joinable()) {
+      EXPECT_EQ(::umount2(mountpoint_.c_str(), 0), 0) << std::strerror(errno);
+      loop_.join();
+      EXPECT_TRUE(run_status_.ok());
+      EXPECT_EQ(fs_.shutdown_calls(), 1);
+    }
+    session_.reset();
+    if (!mountpoint_.empty()) ::rmdir(mountpoint_.c_str());
+  }
+
+  std::string Path(const std::string& name) const { return mountpoint_ + "/" + name; }
+
+  void WriteFile(const std::string& name, const std::string& data) {
+    int fd = ::open(Path(name).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+    ASSERT_EQ(::close(fd), 0);
+  }
+
+  std::string ReadFile(const std::string& name) {
+    int fd = ::open(Path(name).c_str(), O_RDONLY);
+    EXPECT_GE(fd, 0) << std::strerror(errno);
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return out;
+  }
+
+  static int ErrnoOf(int rc) { return rc == 0 ? 0 : errno; }
+
+  testing::FakeFilesystem fs_;
+  std::string mountpoint_;
+  std::unique_ptr<FuseSession> session_;
+  std::thread loop_;
+  util::Status run_status_;
+};
+
+TEST_F(MountedTest, FilesRoundTrip) {
+  struct stat st {};
+  ASSERT_EQ(::stat(mountpoint_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  WriteFile("hello.txt", "hello, world\n");
+  ASSERT_EQ(::stat(Path("hello.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 13);
+  EXPECT_EQ(ReadFile("hello.txt"), "hello, world\n");
+  ASSERT_EQ(::truncate(Path("hello.txt").c_str(), 5), 0);
+  EXPECT_EQ(ReadFile("hello.txt"), "hello");
+  ASSERT_EQ(::unlink(Path("hello.txt").c_str()), 0);
+  EXPECT_EQ(ErrnoOf(::stat(Path("hello.txt").c_str(), &st)), ENOENT);
+}
+
+TEST_F(MountedTest, NegativeEntriesDoNotHideNewFiles) {
+  struct stat st {};
+  EXPECT_EQ(ErrnoOf(::stat(Path("later").c_str(), &st)), ENOENT);
+  EXPECT_EQ(ErrnoOf(::stat(Path("later").c_str(), &st)), ENOENT);  // from the kernel's cache
+  WriteFile("later", "x");
+  EXPECT_EQ(::stat(Path("later").c_str(), &st), 0);
+}
+
+TEST_F(MountedTest, WriteOnlyOpensReachTheCoreReadWrite) {
+  WriteFile("w", "data");
+  int fd = ::open(Path("w").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  EXPECT_EQ(fs_.last_open_flags() & O_ACCMODE, O_RDWR);
+  EXPECT_EQ(fs_.last_open_flags() & O_APPEND, 0);
+}
+
+TEST_F(MountedTest, DirectoryErrorsAndRenameFlags) {
+  ASSERT_EQ(::mkdir(Path("d").c_str(), 0755), 0);
+  WriteFile("d/f", "1");
+  WriteFile("g", "2");
+  EXPECT_EQ(ErrnoOf(::mkdir(Path("d").c_str(), 0755)), EEXIST);
+  EXPECT_EQ(ErrnoOf(::rmdir(Path("d").c_str())), ENOTEMPTY);
+  EXPECT_EQ(ErrnoOf(::renameat2(AT_FDCWD, Path("g").c_str(), AT_FDCWD, Path("d/f").c_str(),
+                                RENAME_NOREPLACE)),
+            EEXIST);
+  ASSERT_EQ(
+      ::renameat2(AT_FDCWD, Path("g").c_str(), AT_FDCWD, Path("d/f").c_str(), RENAME_EXCHANGE), 0);
+  EXPECT_EQ(ReadFile("g"), "1");
+  EXPECT_EQ(ReadFile("d/f"), "2");
+  EXPECT_EQ(ErrnoOf(::renameat2(AT_FDCWD, Path("g").c_str(), AT_FDCWD, Path("h").c_str(),
+                                RENAME_WHITEOUT)),
+            EINVAL);
+  ASSERT_EQ(::rename(Path("g").c_str(), Path("h").c_str()), 0);
+  EXPECT_EQ(ReadFile("h"), "1");
+}
+
+TEST_F(MountedTest, SymlinksAndHardLinks) {
+  ASSERT_EQ(::symlink("some/target", Path("s").c_str()), 0);
+  char buf[64] = {};
+  ASSERT_EQ(::readlink(Path("s").c_str(), buf, sizeof buf), 11);
+  EXPECT_STREQ(buf, "some/target");
+  WriteFile("a", "linked");
+  ASSERT_EQ(::link(Path("a").c_str(), Path("b").c_str()), 0);
+  EXPECT_EQ(ReadFile("b"), "linked");
+}
+
+TEST_F(MountedTest, Xattrs) {
+  WriteFile("x", "");
+  const std::string p = Path("x");
+  ASSERT_EQ(::setxattr(p.c_str(), "user.k", "value", 5, 0), 0);
+  EXPECT_EQ(ErrnoOf(::setxattr(p.c_str(), "user.k", "v", 1, XATTR_CREATE)), EEXIST);
+  EXPECT_EQ(ErrnoOf(::setxattr(p.c_str(), "user.none", "v", 1, XATTR_REPLACE)), ENODATA);
+  EXPECT_EQ(::getxattr(p.c_str(), "user.k", nullptr, 0), 5);
+  char buf[16];
+  EXPECT_EQ(::getxattr(p.c_str(), "user.k", buf, 2), -1);
+  EXPECT_EQ(errno, ERANGE);
+  ASSERT_EQ(::getxattr(p.c_str(), "user.k", buf, sizeof buf), 5);
+  EXPECT_EQ(std::string(buf, 5), "value");
+  ASSERT_EQ(::setxattr(p.c_str(), "user.j", "", 0, 0), 0);
+  EXPECT_EQ(::listxattr(p.c_str(), nullptr, 0), 14);
+  EXPECT_EQ(::listxattr(p.c_str(), buf, 3), -1);
+  EXPECT_EQ(errno, ERANGE);
+  ASSERT_EQ(::listxattr(p.c_str(), buf, sizeof buf), 14);
+  EXPECT_EQ(std::string(buf, 14), std::string("user.j\0user.k\0", 14));
+  ASSERT_EQ(::removexattr(p.c_str(), "user.k"), 0);
+  EXPECT_EQ(::getxattr(p.c_str(), "user.k", buf, sizeof buf), -1);
+  EXPECT_EQ(errno, ENODATA);
+}
+
+TEST_F(MountedTest, CoreErrorsBecomeErrno) {
+  WriteFile("corrupt", "will not come back");
+  // Drop the pages the write left in the kernel's cache, so the read reaches the core.
+  int fd = ::open(Path("corrupt").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  char buf[64];
+  EXPECT_EQ(::pread(fd, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, EIO);
+  EXPECT_EQ(ErrnoOf(::fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 10)), EOPNOTSUPP);
+  ::close(fd);
+  EXPECT_EQ(ErrnoOf(::mknod(Path("fifo").c_str(), S_IFIFO | 0644, 0)), EOPNOTSUPP);
+}
+
+TEST_F(MountedTest, Statfs) {
+  struct statvfs sv {};
+  ASSERT_EQ(::statvfs(mountpoint_.c_str(), &sv), 0);
+  EXPECT_EQ(sv.f_bsize, 4096u);
+  EXPECT_EQ(sv.f_blocks, (uint64_t{1} << 30) / 4096);
+  EXPECT_EQ(sv.f_bavail, (uint64_t{1} << 28) / 4096);
+  EXPECT_EQ(sv.f_files, 1000u);
+  EXPECT_EQ(sv.f_ffree, 900u);
+}
+
+// Many entries, so readdirplus fills several buffers and refuses entries that do not fit: the
+// lookups the core counted must be exactly those the kernel forgets once it drops its caches.
+TEST_F(MountedTest, ReaddirplusLookupsBalance) {
+  ASSERT_EQ(::mkdir(Path("many").c_str(), 0755), 0);
+  std::set<std::string> made;
+  for (int i = 0; i < 300; ++i) {
+    std::string name = "file-with-a-fairly-long-name-" + std::to_string(i);
+    int fd = ::open(Path("many/" + name).c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    made.insert(name);
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    std::set<std::string> seen;
+    DIR* dir = ::opendir(Path("many").c_str());
+    ASSERT_NE(dir, nullptr);
+    while (dirent* e = ::readdir(dir)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") {
+        EXPECT_TRUE(seen.insert(name).second) << name;
+      }
+    }
+    ::closedir(dir);
+    EXPECT_EQ(seen, made);
+  }
+  EXPECT_GT(fs_.OutstandingLookups(), 0u);
+  ::sync();
+  int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "2", 1), 1);
+  ::close(fd);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (fs_.OutstandingLookups() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(fs_.OutstandingLookups(), 0u);
+}
+
+}  // namespace
+}  // namespace shardfs::fuse
