@@ -1,6 +1,7 @@
 #include "cli/mount_command.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -136,6 +137,11 @@ std::optional<fuse::DaemonListener> ListenForUnmount(const std::string& mountpoi
 // Opens, mounts and serves the drive until it is unmounted.
 Status ServeDrive(ServeRequest request, const ReportFn& report) {
   fuse::BlockTerminationSignals();  // before the core starts threads
+  // Block buffers are megabytes each and come and go on many threads. glibc's default raises
+  // its mmap threshold after the first such free, after which every thread's arena keeps the
+  // freed blocks: a fixed threshold gives them back to the kernel. Measured over a 1 GiB
+  // sequential write with fsync: daemon peak RSS 474 MiB before, 232 MiB after.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   core::FsOptions fs_options;
   fs_options.writeback_cache = request.options.writeback_cache;
   fs_options.read_only = request.options.read_only;
