@@ -24,9 +24,6 @@ constexpr uint64_t kNoIno = 0;
 constexpr char kNextInoState[] = "next_ino";
 constexpr char kFormatState[] = "format_version";
 
-bool InGroup(const Caller& c, uint32_t gid) {
-  return c.gid == gid || std::find(c.groups.begin(), c.groups.end(), gid) != c.groups.end();
-}
 }  // namespace
 
 CoreFs::CoreFs(Deps deps)

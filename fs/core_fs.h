@@ -14,6 +14,7 @@
 // checks its version afterwards, so writes may continue meanwhile.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <list>
@@ -34,6 +35,11 @@
 #include "fs/util/clock.h"
 
 namespace shardfs::core {
+
+// Whether the caller is in group gid (primary or supplementary): the chown and setgid rules.
+inline bool InGroup(const Caller& c, uint32_t gid) {
+  return c.gid == gid || std::find(c.groups.begin(), c.groups.end(), gid) != c.groups.end();
+}
 
 class CoreFs final : public Filesystem {
  public:
@@ -157,6 +163,8 @@ class CoreFs final : public Filesystem {
   util::Result<Attr> MakeNode(uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
                               std::string_view target, const Caller& caller);
   util::Status DropLink(MetaTxn& txn, uint64_t parent_ino, Node* child);
+  // Unlink (directory false) and Rmdir (true).
+  util::Status RemoveName(uint64_t parent, std::string_view name, bool directory);
   bool IsAncestor(uint64_t maybe_ancestor, uint64_t dir);
 
   // --- core_fs_data.cc ---

@@ -19,9 +19,6 @@ using util::Status;
 namespace {
 constexpr uint32_t kMaxLinks = 65000;
 
-bool InGroup(const Caller& c, uint32_t gid) {
-  return c.gid == gid || std::find(c.groups.begin(), c.groups.end(), gid) != c.groups.end();
-}
 }  // namespace
 
 Result<Attr> CoreFs::MakeNode(uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
@@ -152,33 +149,27 @@ Status CoreFs::DropLink(MetaTxn& txn, uint64_t parent_ino, Node* child) {
 }
 
 Status CoreFs::Unlink(uint64_t parent, std::string_view name) {
-  auto lock = Lock();
-  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
-  SHARDFS_TRY(CheckName(name));
-  SHARDFS_ASSIGN_OR_RETURN(Node * dir, GetDir(parent));
-  SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
-  SHARDFS_ASSIGN_OR_RETURN(DirentValue e, txn->LookupEntry(parent, name));
-  if (e.type == S_IFDIR) return MakeError(Errc::kIsDir, "is a directory");
-  SHARDFS_ASSIGN_OR_RETURN(Node * child, GetNode(e.ino));
-  SHARDFS_TRY(txn->RemoveEntry(parent, name));
-  SHARDFS_TRY(DropLink(*txn, parent, child));
-  dir->rec.mtime = dir->rec.ctime = Now();
-  SHARDFS_TRY(SaveNode(*txn, dir));
-  SHARDFS_TRY(txn->Commit());
-  MaybeDelete(e.ino);
-  return util::Ok();
+  return RemoveName(parent, name, /*directory=*/false);
 }
 
 Status CoreFs::Rmdir(uint64_t parent, std::string_view name) {
+  return RemoveName(parent, name, /*directory=*/true);
+}
+
+Status CoreFs::RemoveName(uint64_t parent, std::string_view name, bool directory) {
   auto lock = Lock();
   if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
   SHARDFS_TRY(CheckName(name));
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, GetDir(parent));
   SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
   SHARDFS_ASSIGN_OR_RETURN(DirentValue e, txn->LookupEntry(parent, name));
-  if (e.type != S_IFDIR) return MakeError(Errc::kNotDir, "not a directory");
-  SHARDFS_ASSIGN_OR_RETURN(bool empty, txn->DirIsEmpty(e.ino));
-  if (!empty) return MakeError(Errc::kNotEmpty, "directory not empty");
+  if (directory) {
+    if (e.type != S_IFDIR) return MakeError(Errc::kNotDir, "not a directory");
+    SHARDFS_ASSIGN_OR_RETURN(bool empty, txn->DirIsEmpty(e.ino));
+    if (!empty) return MakeError(Errc::kNotEmpty, "directory not empty");
+  } else if (e.type == S_IFDIR) {
+    return MakeError(Errc::kIsDir, "is a directory");
+  }
   SHARDFS_ASSIGN_OR_RETURN(Node * child, GetNode(e.ino));
   SHARDFS_TRY(txn->RemoveEntry(parent, name));
   SHARDFS_TRY(DropLink(*txn, parent, child));
