@@ -239,7 +239,7 @@ void CoreFs::MaybeDelete(uint64_t ino) {
   }
   for (auto& [index, b] : n->buffers) {
     lru_.erase(b.lru);
-    buffer_bytes_ -= b.data.size();
+    buffer_bytes_ -= b.data->size();
   }
   nodes_.erase(it);
   work_cv_.notify_all();

@@ -112,7 +112,10 @@ class CoreFs final : public Filesystem {
 
  private:
   struct Buffer {
-    util::Bytes data;     // block_size bytes; bytes at or past `length` are zero
+    // Grows on demand up to block_size (a 4 KiB file costs 4 KiB); bytes at or past `length`,
+    // and past data->size(), read as zero. Shared with a seal in flight (use_count > 1): it
+    // is then frozen, and a change goes to a copy (MutableData).
+    std::shared_ptr<util::Bytes> data = std::make_shared<util::Bytes>();
     uint32_t length = 0;  // valid bytes
     bool dirty = false;
     uint64_t version = 0;  // bumped by every change, so a seal can tell it raced a write
@@ -139,13 +142,17 @@ class CoreFs final : public Filesystem {
     uint64_t ino = 0;
     uint64_t index = 0;
     uint64_t version = 0;
-    util::Bytes plain;
+    std::shared_ptr<const util::Bytes> plain;  // the buffer's frozen data
+    uint32_t length = 0;                       // valid bytes of it
   };
 
   explicit CoreFs(Deps deps);
 
   // --- core_fs.cc: inode table and attributes (all with mu_ held) ---
   util::Result<Node*> GetNode(uint64_t ino);
+  // The buffer's bytes, ready to be changed in [0, need): copied first when a seal shares them,
+  // grown (zero-filled) when shorter. Keeps buffer_bytes_ in step.
+  util::Bytes& MutableData(Buffer& b, size_t need);
   Attr ToAttr(const Node& n) const;
   util::Result<Attr> Referenced(Node* n);  // nlookup + 1, returns attributes
   Timespec Now() const;

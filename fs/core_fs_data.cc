@@ -72,8 +72,26 @@ void CoreFs::DropBuffer(Node* n, uint64_t index) {
   auto it = n->buffers.find(index);
   if (it == n->buffers.end()) return;
   lru_.erase(it->second.lru);
-  buffer_bytes_ -= it->second.data.size();
+  buffer_bytes_ -= it->second.data->size();
   n->buffers.erase(it);
+}
+
+util::Bytes& CoreFs::MutableData(Buffer& b, size_t need) {
+  const size_t old_size = b.data->size();
+  const size_t size = std::max(old_size, std::min<size_t>(need, block_size_));
+  if (b.data.use_count() > 1) {
+    auto copy = std::make_shared<util::Bytes>();
+    copy->reserve(size);
+    copy->assign(b.data->begin(), b.data->end());
+    b.data = std::move(copy);
+  }
+  if (size > old_size) {
+    // Whole blocks come in 1 MiB writes: reserve the block at once rather than regrow.
+    if (size > b.data->capacity() && size >= block_size_ / 4) b.data->reserve(block_size_);
+    b.data->resize(size);
+    buffer_bytes_ += size - old_size;
+  }
+  return *b.data;
 }
 
 Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, uint64_t ino,
@@ -86,7 +104,6 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
       return &it->second;
     }
     Buffer b;
-    b.data.assign(block_size_, 0);
     if (!whole_overwrite) {
       SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
       auto ref = txn->GetBlock(ino, index);
@@ -112,13 +129,14 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
           return &it->second;
         }
         size_t valid = std::min<size_t>({ref->length, plain->size(), block_size_});
-        std::memcpy(b.data.data(), plain->data(), valid);
+        plain->resize(valid);
+        b.data = std::make_shared<util::Bytes>(std::move(*plain));
         b.length = static_cast<uint32_t>(valid);
       }
     }
     lru_.emplace_front(ino, index);
     b.lru = lru_.begin();
-    buffer_bytes_ += b.data.size();
+    buffer_bytes_ += b.data->size();
     return &n->buffers.emplace(index, std::move(b)).first->second;
   }
 }
@@ -131,7 +149,8 @@ std::vector<CoreFs::SealJob> CoreFs::TakeDirty(Node* n, bool only_full) {
     job.ino = n->rec.ino;
     job.index = index;
     job.version = b.version;
-    job.plain.assign(b.data.begin(), b.data.begin() + b.length);
+    job.plain = b.data;  // frozen until the seal is done: writers copy (MutableData)
+    job.length = b.length;
     b.sealing = b.version;
     n->seals_in_flight++;
     jobs.push_back(std::move(job));
@@ -163,14 +182,21 @@ Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
   // Generations are handed out under mu_, in snapshot order: a higher one is newer.
   BlockRef ref;
   ref.generation = n->rec.block_gen++;
-  ref.length = static_cast<uint32_t>(job.plain.size());
+  ref.length = job.length;
   n->rec_dirty = true;
   util::SecretBytes key = n->rec.file_key.Clone();
   lock.unlock();
   Status sealed = crypto::FillRandom(ref.id.bytes);
+  util::Bytes padded;  // only when the buffer holds fewer bytes than its length (zeros follow)
+  util::ByteSpan plain(job.plain->data(), std::min<size_t>(job.length, job.plain->size()));
+  if (plain.size() < job.length) {
+    padded.assign(plain.begin(), plain.end());
+    padded.resize(job.length);
+    plain = padded;
+  }
   if (sealed.ok()) {
     auto block = crypto::SealBlock(
-        key, crypto::BlockAad(keys_.drive_id, job.ino, job.index, ref.generation), job.plain);
+        key, crypto::BlockAad(keys_.drive_id, job.ino, job.index, ref.generation), plain);
     if (block.ok()) {
       ref.sealed_size = static_cast<uint32_t>(block->size());
       sealed = cache_->Put(ref.id, *block, /*dirty=*/true);  // may wait for space
@@ -247,7 +273,7 @@ Status CoreFs::EnforceMemoryBudget(std::unique_lock<std::mutex>& lock) {
     const Buffer& b = nodes_.at(it->first)->buffers.at(it->second);
     if (b.dirty) continue;
     victims.push_back(*it);
-    excess -= std::min<uint64_t>(excess, b.data.size());
+    excess -= std::min<uint64_t>(excess, b.data->size());
   }
   for (const auto& [ino, index] : victims) DropBuffer(nodes_.at(ino).get(), index);
   if (buffer_bytes_ <= options_.memory_budget_bytes || lru_.empty()) return util::Ok();
@@ -301,7 +327,10 @@ Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::Mu
     } else {
       TouchBuffer(ino, index, *buffer);
     }
-    std::memcpy(out.data() + pos, buffer->data.data() + in, chunk);
+    const util::Bytes& bytes = *buffer->data;
+    const size_t have = in < bytes.size() ? std::min(chunk, bytes.size() - in) : 0;
+    std::memcpy(out.data() + pos, bytes.data() + in, have);
+    std::memset(out.data() + pos + have, 0, chunk - have);
     pos += chunk;
   }
   SHARDFS_TRY(EnforceMemoryBudget(lock));
@@ -333,7 +362,7 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
     const bool fresh = (in == 0 && chunk == block_size_) || index * block_size_ >= n->rec.size;
     SHARDFS_ASSIGN_OR_RETURN(Buffer * b, LoadBuffer(lock, ino, index, fresh));
     SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
-    std::memcpy(b->data.data() + in, data.data() + pos, chunk);
+    std::memcpy(MutableData(*b, in + chunk).data() + in, data.data() + pos, chunk);
     b->length = std::max<uint32_t>(b->length, static_cast<uint32_t>(in + chunk));
     if (!b->dirty) b->dirtied = clock_->Now();
     b->dirty = true;
@@ -343,7 +372,20 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
   }
   n->rec.mtime = n->rec.ctime = Now();
   n->rec_dirty = true;
-  SHARDFS_TRY(SealBuffers(lock, TakeDirty(n, /*only_full=*/true)));
+  std::vector<SealJob> full = TakeDirty(n, /*only_full=*/true);
+  std::vector<std::pair<uint64_t, uint64_t>> sealed;  // index, version
+  for (const SealJob& job : full) sealed.emplace_back(job.index, job.version);
+  SHARDFS_TRY(SealBuffers(lock, std::move(full)));
+  // A block written whole is in the kernel's page cache and in the block cache now; keeping
+  // its buffer as well would only double the memory a sequential write takes.
+  if (auto it = nodes_.find(ino); it != nodes_.end()) {
+    for (const auto& [index, version] : sealed) {
+      auto b = it->second->buffers.find(index);
+      if (b != it->second->buffers.end() && !b->second.dirty && b->second.version == version) {
+        DropBuffer(it->second.get(), index);
+      }
+    }
+  }
   SHARDFS_TRY(EnforceMemoryBudget(lock));
   return data.size();
 }
@@ -381,7 +423,8 @@ Status CoreFs::Truncate(MetaTxn& txn, Node* n, uint64_t new_size) {
     if (keep != 0) {
       auto b = n->buffers.find(edge);
       if (b != n->buffers.end() && b->second.length > keep) {
-        std::memset(b->second.data.data() + keep, 0, b->second.length - keep);
+        util::Bytes& bytes = MutableData(b->second, 0);
+        if (bytes.size() > keep) std::memset(bytes.data() + keep, 0, bytes.size() - keep);
         b->second.length = static_cast<uint32_t>(keep);
         b->second.version++;
       }
@@ -427,7 +470,9 @@ Status CoreFs::ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint6
     } else {
       SHARDFS_ASSIGN_OR_RETURN(Buffer * b, LoadBuffer(lock, ino, index, false));
       if (in < b->length) {
-        std::memset(b->data.data() + in, 0, std::min<size_t>(chunk, b->length - in));
+        const size_t upto = in + std::min<size_t>(chunk, b->length - in);
+        util::Bytes& bytes = MutableData(*b, upto);
+        std::memset(bytes.data() + in, 0, upto - in);
         if (!b->dirty) b->dirtied = clock_->Now();
         b->dirty = true;
         b->version++;

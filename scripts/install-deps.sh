@@ -20,6 +20,8 @@ PACKAGES=(
   clang-format
   # programs the tests run on a real mount (tests/fstest) and the benchmarks use
   rsync git sqlite3 tar attr util-linux procps bc
+  # real S3 clients that check shardfs-node, and a real S3 server (Ceph RGW) for the client
+  s3cmd rclone ceph-mon ceph-osd radosgw ceph-common uuid-runtime
 )
 
 die() {

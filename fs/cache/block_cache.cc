@@ -33,6 +33,7 @@ Status BlockCacheImpl::Put(const ObjectId& id, ByteSpan sealed, bool dirty) {
                                          " bytes is larger than the whole cache budget (" +
                                          std::to_string(budget_) + " bytes)");
   }
+  if (inline_max_ > 0 && size <= inline_max_) return PutInline(id, sealed, dirty);
   std::string staging;
   {
     Lock lock(mu_);
@@ -45,6 +46,20 @@ Status BlockCacheImpl::Put(const ObjectId& id, ByteSpan sealed, bool dirty) {
   reserved_ -= size;
   busy_.erase(id);
   Status s = written.ok() ? CommitLocked(id, size, dirty) : written;
+  space_cv_.notify_all();
+  return s;
+}
+
+Status BlockCacheImpl::PutInline(const ObjectId& id, ByteSpan sealed, bool dirty) {
+  Lock lock(mu_);
+  SHARDFS_TRY(ReserveLocked(lock, id, sealed.size()));
+  reserved_ -= sealed.size();
+  busy_.erase(id);
+  auto old = entries_.find(id);
+  const bool old_file = old != entries_.end() && !old->second.inline_data;
+  const uint64_t old_size = old_file ? old->second.size : 0;
+  Status s = CommitLocked(id, sealed.size(), dirty, &sealed);
+  if (s.ok() && old_file) DiscardFilesLocked(lock, {{id, old_size}});
   space_cv_.notify_all();
   return s;
 }
@@ -106,12 +121,12 @@ bool BlockCacheImpl::EvictLocked(Lock& lock, uint64_t bytes) {
   std::vector<std::pair<ObjectId, uint64_t>> files;
   for (const ObjectId& id : victims) {
     auto it = entries_.find(id);
-    files.emplace_back(id, it->second.size);
-    ForgetLocked(it);
+    const uint64_t size = it->second.size;
+    if (ForgetLocked(it)) files.emplace_back(id, size);
     evicted_.insert(id);  // out of the index with the next write: usually this Put's commit
     ++evictions_;
   }
-  DiscardFilesLocked(lock, files);
+  if (!files.empty()) DiscardFilesLocked(lock, files);
   return true;
 }
 
@@ -138,10 +153,24 @@ void BlockCacheImpl::DiscardFilesLocked(Lock& lock,
   space_cv_.notify_all();
 }
 
-Status BlockCacheImpl::CommitLocked(const ObjectId& id, uint64_t size, bool dirty) {
-  Entry e{.size = size, .seq = next_seq_++, .gen = next_gen_++, .dirty = dirty};
-  Status s = WriteIndexLocked(
-      [&](WriteTxn& txn) { return txn.Put(kBlocksTable, Key(id), EncodeEntry(e)); });
+Status BlockCacheImpl::CommitLocked(const ObjectId& id, uint64_t size, bool dirty,
+                                    const ByteSpan* inline_bytes) {
+  const bool is_inline = inline_bytes != nullptr;
+  Entry e{.size = size,
+          .seq = next_seq_++,
+          .gen = next_gen_++,
+          .dirty = dirty,
+          .inline_data = is_inline};
+  auto old = entries_.find(id);
+  const bool old_inline = old != entries_.end() && old->second.inline_data;
+  Status s = WriteIndexLocked([&](WriteTxn& txn) -> Status {
+    if (is_inline) {
+      SHARDFS_TRY(txn.Put(kSmallTable, Key(id), *inline_bytes));
+    } else if (old_inline) {
+      SHARDFS_TRY(txn.Delete(kSmallTable, Key(id)));
+    }
+    return txn.Put(kBlocksTable, Key(id), EncodeEntry(e));
+  });
   if (!s.ok()) {
     // The file now holds the new block but the index cannot say so: drop the id altogether so
     // that memory, index and disk agree.
@@ -157,13 +186,16 @@ Status BlockCacheImpl::CommitLocked(const ObjectId& id, uint64_t size, bool dirt
   } else {
     clean_lru_.emplace(e.seq, id);
   }
-  unsynced_.insert(id);
+  if (!is_inline) unsynced_.insert(id);  // inline bytes are durable with the index
   return util::Ok();
 }
 
 Status BlockCacheImpl::WriteIndexLocked(const std::function<Status(WriteTxn&)>& body) {
   SHARDFS_ASSIGN_OR_RETURN(auto txn, index_->BeginWrite());
-  for (const ObjectId& id : evicted_) SHARDFS_TRY(txn->Delete(kBlocksTable, Key(id)));
+  for (const ObjectId& id : evicted_) {
+    SHARDFS_TRY(txn->Delete(kBlocksTable, Key(id)));
+    SHARDFS_TRY(txn->Delete(kSmallTable, Key(id)));
+  }
   for (const ObjectId& id : touched_) {
     auto it = entries_.find(id);
     if (it != entries_.end()) SHARDFS_TRY(txn->Put(kBlocksTable, Key(id), EncodeEntry(it->second)));
@@ -175,8 +207,9 @@ Status BlockCacheImpl::WriteIndexLocked(const std::function<Status(WriteTxn&)>& 
   return util::Ok();
 }
 
-void BlockCacheImpl::ForgetLocked(EntryMap::iterator it) {
+bool BlockCacheImpl::ForgetLocked(EntryMap::iterator it) {
   const Entry& e = it->second;
+  const bool had_file = !e.inline_data;
   used_ -= e.size;
   if (e.dirty) {
     dirty_bytes_ -= e.size;
@@ -187,12 +220,16 @@ void BlockCacheImpl::ForgetLocked(EntryMap::iterator it) {
   touched_.erase(it->first);
   unsynced_.erase(it->first);
   entries_.erase(it);
+  return had_file;
 }
 
 void BlockCacheImpl::DropLocked(const ObjectId& id, std::string_view why) {
   spdlog::warn("block cache {}: dropping block {}: {}", dir_, id.Hex(), why);
   if (auto it = entries_.find(id); it != entries_.end()) ForgetLocked(it);
-  Status s = WriteIndexLocked([&](WriteTxn& txn) { return txn.Delete(kBlocksTable, Key(id)); });
+  Status s = WriteIndexLocked([&](WriteTxn& txn) -> Status {
+    SHARDFS_TRY(txn.Delete(kSmallTable, Key(id)));
+    return txn.Delete(kBlocksTable, Key(id));
+  });
   if (!s.ok()) spdlog::warn("block cache {}: {}", dir_, s.error().message);
   ::unlink(PathOf(id).c_str());
   space_cv_.notify_all();
@@ -205,9 +242,22 @@ void BlockCacheImpl::TouchLocked(Entry& e, const ObjectId& id) {
   touched_.insert(id);
 }
 
+util::Result<Bytes> BlockCacheImpl::ReadInline(const ObjectId& id, uint64_t size) {
+  SHARDFS_ASSIGN_OR_RETURN(auto txn, index_->BeginRead());
+  auto data = txn->Get(kSmallTable, Key(id));
+  if (!data.ok()) return data.error();
+  if (data->size() != size) {
+    return MakeError(Errc::kCorrupt, "inline block " + id.Hex() + " holds " +
+                                         std::to_string(data->size()) + " bytes, the index says " +
+                                         std::to_string(size));
+  }
+  return data;
+}
+
 util::Result<Bytes> BlockCacheImpl::Get(const ObjectId& id) {
   uint64_t size = 0;
   uint64_t gen = 0;
+  bool is_inline = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(id);
@@ -217,10 +267,11 @@ util::Result<Bytes> BlockCacheImpl::Get(const ObjectId& id) {
     }
     size = it->second.size;
     gen = it->second.gen;
+    is_inline = it->second.inline_data;
   }
   // Read without the lock. If the block is evicted meanwhile, the open either finds the file
   // (the bytes stay readable through the descriptor) or does not (a miss); never wrong bytes.
-  auto data = ReadBlockFile(PathOf(id), size);
+  auto data = is_inline ? ReadInline(id, size) : ReadBlockFile(PathOf(id), size);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);
   if (!data.ok()) {
@@ -261,10 +312,14 @@ Status BlockCacheImpl::Remove(const ObjectId& id) {
   space_cv_.wait(lock, [&] { return !busy_.contains(id); });
   auto it = entries_.find(id);
   if (it == entries_.end()) return util::Ok();
-  SHARDFS_TRY(WriteIndexLocked([&](WriteTxn& txn) { return txn.Delete(kBlocksTable, Key(id)); }));
+  Status removed = WriteIndexLocked([&](WriteTxn& txn) -> Status {
+    SHARDFS_TRY(txn.Delete(kSmallTable, Key(id)));
+    return txn.Delete(kBlocksTable, Key(id));
+  });
+  SHARDFS_TRY(removed);
   const uint64_t size = it->second.size;
-  ForgetLocked(it);
-  DiscardFilesLocked(lock, {{id, size}});
+  if (ForgetLocked(it)) DiscardFilesLocked(lock, {{id, size}});
+  space_cv_.notify_all();
   return util::Ok();
 }
 

@@ -4,9 +4,10 @@
 // Clean blocks are evicted least-recently-used first. Dirty blocks (not yet in the store) are
 // pinned until MarkClean or Remove; when the budget is full of dirty blocks, Put waits for
 // space instead of failing. A full disk gives kNoSpace and leaves every stored block intact.
-// After a crash, Open drops index entries whose file is missing or short and files with no
-// index entry. Disk use can exceed the budget by the blocks being written and up to 8 evicted
-// files kept for reuse (<dir>/staging). Thread-safe.
+// Blocks of at most inline_max_bytes live in the index itself instead (no file to create or
+// delete). After a crash, Open drops index entries whose file is missing or short and files
+// with no index entry. Disk use can exceed the budget by the blocks being written and up to 8
+// evicted files kept for reuse (<dir>/staging). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -37,6 +38,8 @@ class BlockCache {
   struct Options {
     std::string dir;            // created if missing (mode 0700)
     uint64_t budget_bytes = 0;  // most bytes of block data kept (> 0)
+    // Blocks up to this size are kept in the index rather than in files (0: always files).
+    uint64_t inline_max_bytes = 32 * 1024;
   };
   static util::Result<std::unique_ptr<BlockCache>> Open(const Options& options);
   virtual ~BlockCache() = default;

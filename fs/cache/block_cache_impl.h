@@ -2,10 +2,16 @@
 // block_cache.cc (the operations) and block_cache_open.cc (Open and crash recovery).
 // Thread-safety: as BlockCache; see the lock comments on the members.
 //
-// Index format 1, in the LMDB environment <dir>/index:
+// Index format 2, in the LMDB environment <dir>/index:
 //   table "blocks": key = the 16 id bytes, value = u64le size | u64le LRU seq | u8 flags
-//                   (bit 0: dirty). A larger seq is more recently used.
-//   table "meta":   "format" -> u32le 1.
+//                   (bit 0: dirty, bit 1: inline). A larger seq is more recently used.
+//   table "meta":   "format" -> u32le 2.
+//   table "small":  key = the 16 id bytes, value = the sealed block, for inline blocks: those
+//                   of at most Options::inline_max_bytes live here rather than in a file (a small
+//                   file costs an inode to create and to delete: the 10,000-small-files workload
+//                   spent half the daemon's CPU in ext4's inode allocator). Values this small
+//                   do not suffer LMDB's large-value free-list search (PLATFORM.md).
+// Format 1 (no inline blocks, no "small" table) is upgraded in place at Open.
 // The index is the durable copy of the in-memory state; memory is loaded from it at Open and
 // every change is committed to it before memory changes, except two kinds written with the
 // next index write: LRU seqs bumped by Get (a lost bump only makes the eviction order slightly
@@ -42,10 +48,13 @@ using util::Status;
 
 inline constexpr TableId kBlocksTable = 0;
 inline constexpr TableId kMetaTable = 1;
+inline constexpr TableId kSmallTable = 2;
 inline constexpr std::string_view kFormatKey = "format";
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kOldestFormat = 1;
 inline constexpr size_t kEntryBytes = 17;
 inline constexpr uint8_t kDirtyFlag = 1;
+inline constexpr uint8_t kInlineFlag = 2;
 // Get bumps LRU positions in memory at once; the index catches up with the next index write or
 // after this many bumps, so a read-mostly workload costs one write transaction per 256 hits.
 inline constexpr size_t kMaxPendingTouches = 256;
@@ -59,6 +68,7 @@ struct Entry {
   uint64_t seq = 0;  // LRU position
   uint64_t gen = 0;  // which Put made this entry (memory only): lets Get drop exactly what it read
   bool dirty = false;
+  bool inline_data = false;  // bytes in the "small" table, no file
 };
 
 inline ByteSpan Key(const ObjectId& id) { return ByteSpan(id.bytes.data(), id.bytes.size()); }
@@ -68,7 +78,8 @@ inline Bytes EncodeEntry(const Entry& e) {
   out.reserve(kEntryBytes);
   util::AppendU64Le(out, e.size);
   util::AppendU64Le(out, e.seq);
-  out.push_back(e.dirty ? kDirtyFlag : 0);
+  out.push_back(
+      static_cast<uint8_t>((e.dirty ? kDirtyFlag : 0) | (e.inline_data ? kInlineFlag : 0)));
   return out;
 }
 
@@ -77,7 +88,8 @@ inline bool DecodeEntry(ByteSpan v, Entry* e) {
   e->size = util::LoadU64Le(v.data());
   e->seq = util::LoadU64Le(v.data() + 8);
   e->dirty = (v[16] & kDirtyFlag) != 0;
-  return true;
+  e->inline_data = (v[16] & kInlineFlag) != 0;
+  return (v[16] & ~(kDirtyFlag | kInlineFlag)) == 0;
 }
 
 class BlockCacheImpl final : public BlockCache {
@@ -86,6 +98,7 @@ class BlockCacheImpl final : public BlockCache {
       : dir_(options.dir),
         blocks_dir_(options.dir + "/blocks"),
         budget_(options.budget_bytes),
+        inline_max_(options.inline_max_bytes),
         spares_(options.dir + "/staging", kMaxSpares) {}
   ~BlockCacheImpl() override;
 
@@ -130,21 +143,30 @@ class BlockCacheImpl final : public BlockCache {
   // Evicts least-recently-used clean blocks worth at least `bytes` (fewer if that is all there
   // is). False when nothing could be evicted. Unlocks while discarding the files.
   bool EvictLocked(Lock& lock, uint64_t bytes);
-  Status CommitLocked(const ObjectId& id, uint64_t size, bool dirty);
+  // Records a block whose file is in place, or (inline_bytes given) an inline block with its
+  // bytes, in one index transaction.
+  Status CommitLocked(const ObjectId& id, uint64_t size, bool dirty,
+                      const ByteSpan* inline_bytes = nullptr);
+  // Put of a block of at most inline_max_ bytes: no file, bytes and entry in one commit.
+  Status PutInline(const ObjectId& id, ByteSpan sealed, bool dirty);
   // One index write transaction: the pending evictions and LRU bumps, then body. Memory is
   // changed by the caller only after this succeeds, so a failure leaves both as they were.
   Status WriteIndexLocked(const std::function<Status(WriteTxn&)>& body);
-  // Takes an entry out of memory and its counters (not the index, not the file).
-  void ForgetLocked(EntryMap::iterator it);
+  // Takes an entry out of memory and its counters (not the index, not the file). Returns
+  // whether the block had a file.
+  bool ForgetLocked(EntryMap::iterator it);
   // For rare repair paths: forgets id, deletes its index entry (best effort: a stale entry is
   // dropped at the next Open, since its file is gone) and its file, all under the lock.
   void DropLocked(const ObjectId& id, std::string_view why);
   void TouchLocked(Entry& e, const ObjectId& id);
+  // An inline block's bytes (no lock needed: LMDB readers see a consistent snapshot).
+  util::Result<Bytes> ReadInline(const ObjectId& id, uint64_t size);
   std::string PathOf(const ObjectId& id) const { return BlockPath(blocks_dir_, id); }
 
   const std::string dir_;
   const std::string blocks_dir_;
   const uint64_t budget_;
+  const uint64_t inline_max_;
   std::unique_ptr<KvStore> index_;
 
   // Guards everything below. Lock order: mu_, then the index's writer lock (BeginWrite). Held

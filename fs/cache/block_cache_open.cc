@@ -44,8 +44,8 @@ Status BlockCacheImpl::Init() {
   // The 256 subdirectories are made as blocks first land in them: a mkdir costs ~0.5 ms on the
   // disks measured, too much to spend 256 times when a cache is created.
   SHARDFS_TRY(ClearStaging());
-  SHARDFS_ASSIGN_OR_RETURN(index_,
-                           KvStore::Open({.dir = dir_ + "/index", .tables = {"blocks", "meta"}}));
+  SHARDFS_ASSIGN_OR_RETURN(
+      index_, KvStore::Open({.dir = dir_ + "/index", .tables = {"blocks", "meta", "small"}}));
   SHARDFS_TRY(CheckFormat());
   std::vector<Bytes> bad_keys;
   SHARDFS_TRY(LoadIndex(&bad_keys));
@@ -63,8 +63,14 @@ Status BlockCacheImpl::CheckFormat() {
   SHARDFS_ASSIGN_OR_RETURN(auto txn, index_->BeginWrite());
   auto version = txn->Get(kMetaTable, util::AsBytes(kFormatKey));
   if (version.ok()) {
-    if (version->size() == 4 && util::LoadU32Le(version->data()) == kFormatVersion)
-      return util::Ok();
+    const uint32_t v = version->size() == 4 ? util::LoadU32Le(version->data()) : 0;
+    if (v == kFormatVersion) return util::Ok();
+    if (v >= kOldestFormat && v < kFormatVersion) {  // older entries are valid as they are
+      Bytes now;
+      util::AppendU32Le(now, kFormatVersion);
+      SHARDFS_TRY(txn->Put(kMetaTable, util::AsBytes(kFormatKey), now));
+      return txn->Commit();
+    }
     return MakeError(Errc::kUnsupported, "the block cache index in " + dir_ +
                                              " has a format this build does not know (it knows " +
                                              std::to_string(kFormatVersion) +
@@ -117,8 +123,8 @@ Status BlockCacheImpl::Reconcile(std::vector<Bytes> bad_keys) {
       if (!is_block) continue;  // not ours: leave it alone
       auto it = entries_.find(id);
       struct stat st {};
-      if (it != entries_.end() && ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-          static_cast<uint64_t>(st.st_size) == it->second.size) {
+      if (it != entries_.end() && !it->second.inline_data && ::lstat(path.c_str(), &st) == 0 &&
+          S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == it->second.size) {
         present.insert(id);
         continue;
       }
@@ -127,11 +133,31 @@ Status BlockCacheImpl::Reconcile(std::vector<Bytes> bad_keys) {
     ::closedir(d);
   }
 
+  // Inline blocks: present when their bytes are; bytes nobody indexes are strays.
+  std::vector<Bytes> stray_rows;
+  {
+    SHARDFS_ASSIGN_OR_RETURN(auto txn, index_->BeginRead());
+    SHARDFS_TRY(txn->Scan(kSmallTable, {}, [&](ByteSpan key, ByteSpan value) {
+      ObjectId id;
+      auto it = entries_.end();
+      if (key.size() == id.bytes.size()) {
+        std::copy(key.begin(), key.end(), id.bytes.begin());
+        it = entries_.find(id);
+      }
+      if (it != entries_.end() && it->second.inline_data && it->second.size == value.size()) {
+        present.insert(id);
+      } else {
+        stray_rows.emplace_back(key.begin(), key.end());
+      }
+      return true;
+    }));
+  }
   std::vector<ObjectId> dropped;
   for (const auto& [id, e] : entries_)
     if (!present.contains(id)) dropped.push_back(id);
-  if (!dropped.empty() || !bad_keys.empty()) {
+  if (!dropped.empty() || !bad_keys.empty() || !stray_rows.empty()) {
     SHARDFS_ASSIGN_OR_RETURN(auto txn, index_->BeginWrite());
+    for (const Bytes& k : stray_rows) SHARDFS_TRY(txn->Delete(kSmallTable, k));
     for (const Bytes& k : bad_keys) SHARDFS_TRY(txn->Delete(kBlocksTable, k));
     for (const ObjectId& id : dropped) SHARDFS_TRY(txn->Delete(kBlocksTable, Key(id)));
     SHARDFS_TRY(txn->Commit());

@@ -22,7 +22,7 @@ std::string BlockPath(const std::string& blocks_dir, const util::ObjectId& id) {
 
 util::Status WriteBlockData(const std::string& path, util::ByteSpan data) {
   // No O_TRUNC: a recycled file's pages are overwritten in place rather than freed and
-  // allocated again; the ftruncate below drops whatever lies past the new end.
+  // allocated again (large blocks bypass the page cache; see util::WriteWholeFile).
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return util::ErrnoError(errno, "cannot create cache block file " + path);
   auto fail = [&](int err, std::string_view what) {
@@ -30,20 +30,10 @@ util::Status WriteBlockData(const std::string& path, util::ByteSpan data) {
     ::unlink(path.c_str());
     return util::ErrnoError(err, std::string(what) + " " + path);
   };
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return fail(errno, "cannot stat cache block file");
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno, "cannot write cache block file");
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (static_cast<uint64_t>(st.st_size) > data.size() &&
-      ::ftruncate(fd, static_cast<off_t>(data.size())) != 0) {
-    return fail(errno, "cannot truncate cache block file");
+  if (util::Status s = util::WriteWholeFile(fd, data, "cache block file " + path); !s.ok()) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return s;
   }
   // Some file systems report a full disk only at close; the block must not count as stored.
   int rc = ::close(fd);

@@ -57,19 +57,6 @@ class Dir {
   DIR* d_;
 };
 
-util::Status WriteAll(int fd, util::ByteSpan data, const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(errno, "cannot write " + path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return util::Ok();
-}
-
 // Reads exactly n bytes at offset; the file is never modified in place, so a short read means
 // something else changed it.
 util::Result<util::Bytes> ReadAt(int fd, uint64_t offset, size_t n, const std::string& path) {
@@ -203,7 +190,7 @@ util::Result<std::string> DirStore::WriteTemp(const std::string& fanout, std::st
     ::unlink(tmp.c_str());
     return e;
   };
-  if (auto s = WriteAll(fd.get(), data, tmp); !s.ok()) return fail(s.error());
+  if (auto s = util::WriteWholeFile(fd.get(), data, tmp); !s.ok()) return fail(s.error());
   if (::fsync(fd.get()) != 0) return fail(ErrnoError(errno, "cannot fsync " + tmp));
   if (fd.Close() != 0) return fail(ErrnoError(errno, "cannot close " + tmp));
   return tmp;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fs/util/bytes.h"
+#include "fs/util/cancel.h"
 #include "fs/util/result.h"
 
 namespace shardfs::remote {
@@ -35,6 +36,11 @@ class ShardStore {
   // length bytes from offset (fewer at the end of the object).
   virtual util::Result<util::Bytes> GetRange(std::string_view name, uint64_t offset,
                                              uint64_t length) = 0;
+  // The same, giving up with kUnavailable ("cancelled") once cancel fires. Network stores
+  // override it to abort the request in flight; the default checks the token before and after.
+  virtual util::Result<util::Bytes> GetRangeCancellable(std::string_view name, uint64_t offset,
+                                                        uint64_t length,
+                                                        const util::CancelToken& cancel);
   // Removing a missing object is not an error.
   virtual util::Status Delete(std::string_view name) = 0;
   // Names starting with prefix, sorted.

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -119,6 +120,77 @@ Result<Bytes> ReadFile(const std::string& path, uint64_t max_bytes) {
   }
   SecureZero(buf, sizeof buf);  // the file may have held a secret
   return out;
+}
+
+namespace {
+
+constexpr size_t kDirectMin = 256 * 1024;  // below this the page cache copy is cheap enough
+constexpr size_t kDirectAlign = 4096;
+
+Status WriteAllAt(int fd, const uint8_t* data, size_t size, std::string_view what) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, fmt::format("cannot write {}", what));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Ok();
+}
+
+// One aligned buffer per thread, grown to the largest block it has carried.
+struct BounceBuffer {
+  uint8_t* data = nullptr;
+  size_t capacity = 0;
+  ~BounceBuffer() { std::free(data); }
+  uint8_t* Reserve(size_t size) {
+    if (size > capacity) {
+      std::free(data);
+      data = static_cast<uint8_t*>(std::aligned_alloc(kDirectAlign, size));
+      capacity = data == nullptr ? 0 : size;
+    }
+    return data;
+  }
+};
+
+// O_DIRECT write of data padded to the alignment; false when the file system refuses it.
+bool TryDirectWrite(int fd, ByteSpan data, Status& status, std::string_view what) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) return false;
+  const size_t padded = (data.size() + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+  thread_local BounceBuffer bounce;
+  uint8_t* buf = bounce.Reserve(padded);
+  bool direct = buf != nullptr;
+  if (direct) {
+    std::memcpy(buf, data.data(), data.size());
+    std::memset(buf + data.size(), 0, padded - data.size());
+    status = WriteAllAt(fd, buf, padded, what);
+    // EINVAL: the file system takes O_DIRECT at open but not this write; use the page cache.
+    if (!status.ok() && status.code() == Errc::kInvalid) direct = false;
+  }
+  if (::fcntl(fd, F_SETFL, flags) != 0 && direct && status.ok()) {
+    status = ErrnoError(errno, fmt::format("cannot reset the flags of {}", what));
+  }
+  return direct;
+}
+
+}  // namespace
+
+Status WriteWholeFile(int fd, ByteSpan data, std::string_view what) {
+  Status status = Ok();
+  if (data.size() < kDirectMin || !TryDirectWrite(fd, data, status, what)) {
+    status = WriteAllAt(fd, data.data(), data.size(), what);
+  }
+  SHARDFS_TRY(status);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return ErrnoError(errno, fmt::format("cannot stat {}", what));
+  if (static_cast<uint64_t>(st.st_size) != data.size() &&
+      ::ftruncate(fd, static_cast<off_t>(data.size())) != 0) {
+    return ErrnoError(errno, fmt::format("cannot set the size of {}", what));
+  }
+  return Ok();
 }
 
 Status FsyncPath(const std::string& path) {

@@ -28,6 +28,13 @@ enum class Overwrite { kAllow, kRefuse };
 Status WriteFileAtomic(const std::string& path, ByteSpan data, mode_t mode,
                        Overwrite overwrite = Overwrite::kAllow);
 
+// Writes data as the whole content of the open file fd (from offset 0; the file ends up exactly
+// data.size() bytes long). Large data bypasses the page cache with O_DIRECT through an aligned
+// per-thread bounce buffer when the file system allows it: on these machines copying into fresh
+// page-cache pages runs at 0.2-0.6 GB/s, a direct write at ~1 GB/s with no copy in the kernel.
+// Falls back to plain writes. Does not fsync. `what` names the file in errors.
+Status WriteWholeFile(int fd, ByteSpan data, std::string_view what);
+
 Status FsyncPath(const std::string& path);  // a file or a directory
 // mkdir -p; new directories get mode. Existing ones are left as they are.
 Status MakeDirs(const std::string& path, mode_t mode);

@@ -38,7 +38,8 @@ TEST(BlockCacheRecoveryTest, OpenDropsDamagedEntriesAndStrayFiles) {
   TempDir dir;
   const std::string cache_dir = dir.Sub("cache");
   {
-    auto cache = BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20});
+    auto cache =
+        BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20, .inline_max_bytes = 0});
     ASSERT_TRUE(cache.ok()) << cache.error().message;
     for (uint32_t n : {1, 2, 3}) ASSERT_TRUE((*cache)->Put(Id(n), Block(n, kSize), n == 3).ok());
   }
@@ -51,7 +52,7 @@ TEST(BlockCacheRecoveryTest, OpenDropsDamagedEntriesAndStrayFiles) {
   WriteText(temp, "half a block");
   WriteText(foreign, "someone else's");
 
-  auto cache = BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20});
+  auto cache = BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20, .inline_max_bytes = 0});
   ASSERT_TRUE(cache.ok()) << cache.error().message;
   EXPECT_FALSE((*cache)->Contains(Id(1)));
   EXPECT_FALSE((*cache)->Contains(Id(2)));
@@ -76,7 +77,8 @@ TEST(BlockCacheRecoveryTest, UnknownIndexFormatIsUnsupported) {
   TempDir dir;
   const std::string cache_dir = dir.Sub("cache");
   {
-    auto cache = BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20});
+    auto cache =
+        BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20, .inline_max_bytes = 0});
     ASSERT_TRUE(cache.ok());
   }
   {
@@ -84,13 +86,42 @@ TEST(BlockCacheRecoveryTest, UnknownIndexFormatIsUnsupported) {
     ASSERT_TRUE(index.ok());
     auto txn = (*index)->BeginWrite();
     ASSERT_TRUE(txn.ok());
-    const uint8_t v2[4] = {2, 0, 0, 0};
-    ASSERT_TRUE((*txn)->Put(1, util::AsBytes("format"), util::ByteSpan(v2, 4)).ok());
+    const uint8_t v99[4] = {99, 0, 0, 0};
+    ASSERT_TRUE((*txn)->Put(1, util::AsBytes("format"), util::ByteSpan(v99, 4)).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto cache = BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20, .inline_max_bytes = 0});
+  ASSERT_FALSE(cache.ok());
+  EXPECT_EQ(cache.code(), Errc::kUnsupported);
+}
+
+// A cache written by format 1 (files only, no "small" table) opens, keeps its blocks and is
+// marked format 2.
+TEST(BlockCacheRecoveryTest, FormatOneIsUpgraded) {
+  TempDir dir;
+  const std::string cache_dir = dir.Sub("cache");
+  {
+    auto cache =
+        BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20, .inline_max_bytes = 0});
+    ASSERT_TRUE(cache.ok());
+    ASSERT_TRUE((*cache)->Put(Id(1), Block(1, 3000), true).ok());
+  }
+  {
+    auto index = KvStore::Open({.dir = cache_dir + "/index", .tables = {"blocks", "meta"}});
+    ASSERT_TRUE(index.ok());
+    auto txn = (*index)->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    const uint8_t v1[4] = {1, 0, 0, 0};
+    ASSERT_TRUE((*txn)->Put(1, util::AsBytes("format"), util::ByteSpan(v1, 4)).ok());
     ASSERT_TRUE((*txn)->Commit().ok());
   }
   auto cache = BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20});
-  ASSERT_FALSE(cache.ok());
-  EXPECT_EQ(cache.code(), Errc::kUnsupported);
+  ASSERT_TRUE(cache.ok()) << cache.error().message;
+  auto got = (*cache)->Get(Id(1));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, Block(1, 3000));
+  ASSERT_TRUE((*cache)->Put(Id(2), Block(2, 100), false).ok());  // inline from now on
+  EXPECT_EQ((*cache)->Get(Id(2)).value(), Block(2, 100));
 }
 
 // A process killed at random moments (SIGKILL: no destructors, no flush) leaves a cache that
@@ -105,7 +136,8 @@ TEST(BlockCacheRecoveryTest, KilledAtAnyMomentReopensConsistent) {
     pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
-      auto cache = BlockCache::Open({.dir = cache_dir, .budget_bytes = budget});
+      auto cache =
+          BlockCache::Open({.dir = cache_dir, .budget_bytes = budget, .inline_max_bytes = 2500});
       if (!cache.ok()) ::_exit(1);
       std::mt19937 rng(round);
       while (true) {  // until killed
@@ -136,7 +168,8 @@ TEST(BlockCacheRecoveryTest, KilledAtAnyMomentReopensConsistent) {
     ASSERT_EQ(::waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself: " << status;
 
-    auto cache = BlockCache::Open({.dir = cache_dir, .budget_bytes = budget});
+    auto cache =
+        BlockCache::Open({.dir = cache_dir, .budget_bytes = budget, .inline_max_bytes = 2500});
     ASSERT_TRUE(cache.ok()) << cache.error().message;
     uint64_t used = 0, blocks = 0;
     for (uint32_t n = 0; n < 48; ++n) {
@@ -184,7 +217,8 @@ class BlockCacheDiskFullTest : public ::testing::Test {
 
 TEST_F(BlockCacheDiskFullTest, PutThatDoesNotFitIsNoSpaceAndChangesNothing) {
   const std::string cache_dir = mnt_ + "/cache";
-  auto opened = BlockCache::Open({.dir = cache_dir, .budget_bytes = 64 << 20});
+  auto opened =
+      BlockCache::Open({.dir = cache_dir, .budget_bytes = 64 << 20, .inline_max_bytes = 0});
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   cache_ = std::move(opened).value();
 
@@ -219,7 +253,7 @@ TEST_F(BlockCacheDiskFullTest, PutThatDoesNotFitIsNoSpaceAndChangesNothing) {
   ASSERT_TRUE(cache_->Remove(Id(1)).ok());
   ASSERT_TRUE(cache_->Put(Id(failed), Block(failed, kBig), true).ok());
   cache_.reset();
-  opened = BlockCache::Open({.dir = cache_dir, .budget_bytes = 64 << 20});
+  opened = BlockCache::Open({.dir = cache_dir, .budget_bytes = 64 << 20, .inline_max_bytes = 0});
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   cache_ = std::move(opened).value();
   EXPECT_EQ(cache_->Stats().blocks, stored);

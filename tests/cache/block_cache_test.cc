@@ -29,10 +29,13 @@ using util::Status;
 
 constexpr size_t kSize = 1000;
 
-class BlockCacheTest : public ::testing::Test {
+// Every test runs twice: blocks in files (inline_max_bytes 0) and blocks inline in the index.
+class BlockCacheTest : public ::testing::TestWithParam<uint64_t> {
  protected:
+  bool Inline() const { return GetParam() > 0; }
   std::unique_ptr<BlockCache> Open(uint64_t budget) {
-    auto cache = BlockCache::Open({.dir = dir_.Sub("cache"), .budget_bytes = budget});
+    auto cache = BlockCache::Open(
+        {.dir = dir_.Sub("cache"), .budget_bytes = budget, .inline_max_bytes = GetParam()});
     EXPECT_TRUE(cache.ok()) << cache.error().message;
     return cache.ok() ? std::move(cache).value() : nullptr;
   }
@@ -50,7 +53,7 @@ class BlockCacheTest : public ::testing::Test {
   TempDir dir_;
 };
 
-TEST_F(BlockCacheTest, PutGetRoundTrip) {
+TEST_P(BlockCacheTest, PutGetRoundTrip) {
   auto cache = Open(1 << 20);
   ASSERT_TRUE(cache);
   PutOk(*cache, 1, false, 4096);
@@ -62,7 +65,7 @@ TEST_F(BlockCacheTest, PutGetRoundTrip) {
   EXPECT_TRUE(cache->Contains(Id(1)));
   EXPECT_FALSE(cache->Contains(Id(4)));
   EXPECT_EQ(cache->Get(Id(4)).code(), Errc::kNotFound);
-  EXPECT_TRUE(util::PathExists(BlockFileOf(CacheDir(), Id(1))));
+  EXPECT_EQ(util::PathExists(BlockFileOf(CacheDir(), Id(1))), !Inline());
 
   // Replacing keeps one entry and counts its bytes once.
   PutOk(*cache, 1, false, 100);
@@ -78,7 +81,7 @@ TEST_F(BlockCacheTest, PutGetRoundTrip) {
   EXPECT_TRUE(cache->Sync().ok());
 }
 
-TEST_F(BlockCacheTest, EvictsLeastRecentlyUsedFirst) {
+TEST_P(BlockCacheTest, EvictsLeastRecentlyUsedFirst) {
   auto cache = Open(3 * kSize);
   ASSERT_TRUE(cache);
   for (uint32_t n : {1, 2, 3}) PutOk(*cache, n, false);
@@ -95,7 +98,7 @@ TEST_F(BlockCacheTest, EvictsLeastRecentlyUsedFirst) {
   EXPECT_EQ(cache->Stats().used_bytes, 3 * kSize);
 }
 
-TEST_F(BlockCacheTest, EvictionFollowsAccessOrderExactly) {
+TEST_P(BlockCacheTest, EvictionFollowsAccessOrderExactly) {
   constexpr uint32_t kBlocks = 40;
   auto cache = Open(kBlocks * kSize);
   ASSERT_TRUE(cache);
@@ -113,7 +116,7 @@ TEST_F(BlockCacheTest, EvictionFollowsAccessOrderExactly) {
   }
 }
 
-TEST_F(BlockCacheTest, LruOrderSurvivesReopen) {
+TEST_P(BlockCacheTest, LruOrderSurvivesReopen) {
   {
     auto cache = Open(3 * kSize);
     ASSERT_TRUE(cache);
@@ -131,7 +134,8 @@ TEST_F(BlockCacheTest, LruOrderSurvivesReopen) {
 
 // Evicted files are reused for new blocks (overwriting cached pages is much cheaper than fresh
 // ones); a reused file must hold exactly the new block, whatever size it had before.
-TEST_F(BlockCacheTest, ReusedFilesHoldExactlyTheNewBlock) {
+TEST_P(BlockCacheTest, ReusedFilesHoldExactlyTheNewBlock) {
+  if (Inline()) GTEST_SKIP() << "about block files";
   auto cache = Open(3 * 4000);
   ASSERT_TRUE(cache);
   for (uint32_t n : {1, 2, 3}) PutOk(*cache, n, false, 4000);
@@ -153,7 +157,8 @@ TEST_F(BlockCacheTest, ReusedFilesHoldExactlyTheNewBlock) {
   ExpectBlock(*cache, 9, 50);
 }
 
-TEST_F(BlockCacheTest, SpareFilesAreBoundedAndGoneAfterClose) {
+TEST_P(BlockCacheTest, SpareFilesAreBoundedAndGoneAfterClose) {
+  if (Inline()) GTEST_SKIP() << "about block files";
   auto count_files = [](const std::string& dir) {
     size_t n = 0;
     std::error_code ec;
@@ -179,7 +184,7 @@ TEST_F(BlockCacheTest, SpareFilesAreBoundedAndGoneAfterClose) {
   EXPECT_EQ(cache->Stats().blocks, count_files(CacheDir() + "/blocks"));
 }
 
-TEST_F(BlockCacheTest, DirtyBlocksAreNeverEvicted) {
+TEST_P(BlockCacheTest, DirtyBlocksAreNeverEvicted) {
   auto cache = Open(3 * kSize);
   ASSERT_TRUE(cache);
   PutOk(*cache, 1, true);
@@ -200,7 +205,7 @@ TEST_F(BlockCacheTest, DirtyBlocksAreNeverEvicted) {
   EXPECT_TRUE(cache->Contains(Id(5)));
 }
 
-TEST_F(BlockCacheTest, DirtyBlocksListsExactlyTheDirtyOnes) {
+TEST_P(BlockCacheTest, DirtyBlocksListsExactlyTheDirtyOnes) {
   auto cache = Open(1 << 20);
   ASSERT_TRUE(cache);
   for (uint32_t n = 1; n <= 6; ++n) PutOk(*cache, n, n % 2 == 0);
@@ -216,7 +221,7 @@ TEST_F(BlockCacheTest, DirtyBlocksListsExactlyTheDirtyOnes) {
   EXPECT_EQ(cache->Stats().dirty_bytes, 2 * kSize);
 }
 
-TEST_F(BlockCacheTest, UnknownIdsAreIgnored) {
+TEST_P(BlockCacheTest, UnknownIdsAreIgnored) {
   auto cache = Open(1 << 20);
   ASSERT_TRUE(cache);
   EXPECT_TRUE(cache->Remove(Id(9)).ok());
@@ -229,13 +234,16 @@ TEST_F(BlockCacheTest, UnknownIdsAreIgnored) {
   EXPECT_EQ(cache->Stats().used_bytes, 0u);
 }
 
-TEST_F(BlockCacheTest, BlockLargerThanBudgetIsInvalid) {
+TEST_P(BlockCacheTest, BlockLargerThanBudgetIsInvalid) {
   auto cache = Open(4 * kSize);
   ASSERT_TRUE(cache);
   EXPECT_EQ(cache->Put(Id(1), Block(1, 4 * kSize + 1), false).code(), Errc::kInvalid);
   EXPECT_FALSE(cache->Contains(Id(1)));
   PutOk(*cache, 2, false, 4 * kSize);  // exactly the budget fits
-  EXPECT_EQ(BlockCache::Open({.dir = CacheDir() + "2", .budget_bytes = 0}).code(), Errc::kInvalid);
+  EXPECT_EQ(
+      BlockCache::Open({.dir = CacheDir() + "2", .budget_bytes = 0, .inline_max_bytes = GetParam()})
+          .code(),
+      Errc::kInvalid);
 }
 
 // Starts a Put of block 100 that must wait (the budget is full of dirty blocks 1-3), checks that
@@ -260,7 +268,7 @@ Status PutThatWaits(BlockCache& cache, const std::function<void()>& release, mil
   return put.get();
 }
 
-TEST_F(BlockCacheTest, PutWaitsForMarkClean) {
+TEST_P(BlockCacheTest, PutWaitsForMarkClean) {
   auto cache = Open(3 * kSize);
   ASSERT_TRUE(cache);
   for (uint32_t n : {1, 2, 3}) PutOk(*cache, n, true);
@@ -275,7 +283,7 @@ TEST_F(BlockCacheTest, PutWaitsForMarkClean) {
   ExpectBlock(*cache, 3);
 }
 
-TEST_F(BlockCacheTest, PutWaitsForRemove) {
+TEST_P(BlockCacheTest, PutWaitsForRemove) {
   auto cache = Open(3 * kSize);
   ASSERT_TRUE(cache);
   for (uint32_t n : {1, 2, 3}) PutOk(*cache, n, true);
@@ -288,7 +296,7 @@ TEST_F(BlockCacheTest, PutWaitsForRemove) {
   EXPECT_EQ(cache->Stats().evictions, 0u);
 }
 
-TEST_F(BlockCacheTest, CancelWakesWaitersWithUnavailable) {
+TEST_P(BlockCacheTest, CancelWakesWaitersWithUnavailable) {
   auto cache = Open(3 * kSize);
   ASSERT_TRUE(cache);
   for (uint32_t n : {1, 2, 3}) PutOk(*cache, n, true);
@@ -306,7 +314,7 @@ TEST_F(BlockCacheTest, CancelWakesWaitersWithUnavailable) {
   EXPECT_EQ(cache->Stats().used_bytes, 3 * kSize);
 }
 
-TEST_F(BlockCacheTest, ReopenKeepsBlocksAndDirtyState) {
+TEST_P(BlockCacheTest, ReopenKeepsBlocksAndDirtyState) {
   {
     auto cache = Open(1 << 20);
     ASSERT_TRUE(cache);
@@ -329,7 +337,7 @@ TEST_F(BlockCacheTest, ReopenKeepsBlocksAndDirtyState) {
   EXPECT_EQ(st.dirty_bytes, kSize);
 }
 
-TEST_F(BlockCacheTest, ReopenWithSmallerBudgetEvictsCleanBlocks) {
+TEST_P(BlockCacheTest, ReopenWithSmallerBudgetEvictsCleanBlocks) {
   {
     auto cache = Open(10 * kSize);
     ASSERT_TRUE(cache);
@@ -343,7 +351,8 @@ TEST_F(BlockCacheTest, ReopenWithSmallerBudgetEvictsCleanBlocks) {
   EXPECT_TRUE(cache->Contains(Id(6)));
 }
 
-TEST_F(BlockCacheTest, GetOfVanishedFileDropsTheEntry) {
+TEST_P(BlockCacheTest, GetOfVanishedFileDropsTheEntry) {
+  if (Inline()) GTEST_SKIP() << "about block files";
   auto cache = Open(1 << 20);
   ASSERT_TRUE(cache);
   PutOk(*cache, 1, false);
@@ -359,6 +368,54 @@ TEST_F(BlockCacheTest, GetOfVanishedFileDropsTheEntry) {
   PutOk(*cache, 2, false);  // and it can come back
   ExpectBlock(*cache, 2);
 }
+
+// Blocks on both sides of the inline threshold, and an id moving from one side to the other.
+TEST(BlockCacheMixedTest, InlineAndFileBlocksLiveTogether) {
+  TempDir dir;
+  const std::string cache_dir = dir.Sub("cache");
+  auto file_count = [&] {
+    size_t n = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(cache_dir + "/blocks"))
+      n += e.is_regular_file() ? 1 : 0;
+    return n;
+  };
+  {
+    auto cache =
+        BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20, .inline_max_bytes = 2000});
+    ASSERT_TRUE(cache.ok());
+    for (uint32_t n = 0; n < 10; ++n) {
+      ASSERT_TRUE((*cache)->Put(Id(n), Block(n, n % 2 ? 3000 : 1000), n % 3 == 0).ok());
+    }
+    EXPECT_EQ(file_count(), 5u);
+    ASSERT_TRUE((*cache)->Put(Id(1), Block(101, 500), false).ok());   // file -> inline
+    ASSERT_TRUE((*cache)->Put(Id(2), Block(102, 5000), false).ok());  // inline -> file
+    EXPECT_EQ(file_count(), 5u);
+    ASSERT_TRUE((*cache)->Sync().ok());
+  }
+  auto cache =
+      BlockCache::Open({.dir = cache_dir, .budget_bytes = 1 << 20, .inline_max_bytes = 2000});
+  ASSERT_TRUE(cache.ok());
+  EXPECT_EQ((*cache)->Stats().blocks, 10u);
+  for (uint32_t n = 0; n < 10; ++n) {
+    auto got = (*cache)->Get(Id(n));
+    ASSERT_TRUE(got.ok()) << n;
+    const Bytes want = n == 1   ? Block(101, 500)
+                       : n == 2 ? Block(102, 5000)
+                                : Block(n, n % 2 ? 3000 : 1000);
+    EXPECT_EQ(*got, want) << n;
+  }
+  auto dirty = (*cache)->DirtyBlocks();
+  ASSERT_TRUE(dirty.ok());
+  EXPECT_EQ(*dirty, (std::vector<ObjectId>{Id(0), Id(3), Id(6), Id(9)}));
+  for (uint32_t n = 0; n < 10; ++n) ASSERT_TRUE((*cache)->Remove(Id(n)).ok());
+  EXPECT_EQ(file_count(), 0u);
+  EXPECT_EQ((*cache)->Stats().used_bytes, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, BlockCacheTest, ::testing::Values(uint64_t{0}, uint64_t{1} << 20),
+                         [](const ::testing::TestParamInfo<uint64_t>& p) {
+                           return p.param == 0 ? std::string("Files") : std::string("Inline");
+                         });
 
 }  // namespace
 }  // namespace shardfs::cache

@@ -1,5 +1,6 @@
 #include "fs/util/files.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,37 @@ TEST_F(FilesTest, MakeDirsNested) {
   ASSERT_TRUE(MakeDirs(p, 0700).ok());  // idempotent
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/file", AsBytes("x"), 0600).ok());
   EXPECT_EQ(MakeDirs(dir_ + "/file", 0700).code(), Errc::kNotDir);
+}
+
+// Whole-file writes, through O_DIRECT where the file system takes it (ext4 under /var/tmp) and
+// the page cache where it does not or the data is small: the file holds exactly the data,
+// whatever was there before, and the descriptor's flags are as they were.
+TEST(WriteWholeFileTest, ExactContentOnEveryFileSystemAndSize) {
+  for (const std::string base : {"/var/tmp", "/tmp", "/dev/shm"}) {
+    if (!PathExists(base)) continue;
+    std::string tmpl = base + "/shardfs-wholefile-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << base;
+    const std::string path = tmpl + "/f";
+    for (size_t size : {size_t{0}, size_t{1}, size_t{4095}, size_t{256 * 1024 - 1},
+                        size_t{256 * 1024}, size_t{256 * 1024 + 1}, size_t{(4 << 20) + 37}}) {
+      Bytes data(size);
+      for (size_t i = 0; i < size; ++i) data[i] = static_cast<uint8_t>(i * 131 + size);
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      ASSERT_GE(fd, 0);
+      // Something longer was there before: it must be cut off.
+      Bytes junk(size + 5000, 0xEE);
+      ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), 0), static_cast<ssize_t>(junk.size()));
+      const int flags = ::fcntl(fd, F_GETFL);
+      Status s = WriteWholeFile(fd, data, path);
+      ASSERT_TRUE(s.ok()) << base << " " << size << ": " << s.error().message;
+      EXPECT_EQ(::fcntl(fd, F_GETFL), flags);
+      ::close(fd);
+      auto back = ReadFile(path, 64 << 20);
+      ASSERT_TRUE(back.ok());
+      EXPECT_TRUE(*back == data) << base << " size " << size;
+    }
+    ASSERT_TRUE(RemoveTree(tmpl).ok());
+  }
 }
 
 TEST(PathsTest, ParentAndAbsolute) {
