@@ -42,7 +42,9 @@ CoreFs::CoreFs(Deps deps)
 Result<std::unique_ptr<CoreFs>> CoreFs::Open(Deps deps) {
   std::unique_ptr<CoreFs> fs(new CoreFs(std::move(deps)));
   SHARDFS_TRY(fs->Init());
-  fs->threads_.emplace_back([p = fs.get()] { p->UploaderLoop(); });
+  for (uint32_t i = 0; i < std::max<uint32_t>(1, fs->options_.upload_threads); ++i) {
+    fs->threads_.emplace_back([p = fs.get()] { p->UploaderLoop(); });
+  }
   fs->threads_.emplace_back([p = fs.get()] { p->CommitterLoop(); });
   return fs;
 }

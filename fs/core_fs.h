@@ -31,7 +31,7 @@
 #include "fs/drive_fs.h"
 #include "fs/filesystem.h"
 #include "fs/meta_store.h"
-#include "fs/remote/shard_store.h"
+#include "fs/remote/block_store.h"
 #include "fs/util/clock.h"
 
 namespace shardfs::core {
@@ -48,7 +48,7 @@ class CoreFs final : public Filesystem {
     crypto::DriveKeys keys;
     std::unique_ptr<MetaStore> meta;
     std::unique_ptr<cache::BlockCache> cache;
-    std::unique_ptr<remote::ShardStore> store;
+    std::unique_ptr<remote::BlockStore> store;
     std::shared_ptr<const util::Clock> clock;
     FsOptions options;
     int lock_fd = -1;       // held (and closed) by the filesystem: one mount per cache directory
@@ -206,7 +206,7 @@ class CoreFs final : public Filesystem {
   crypto::DriveKeys keys_;
   std::unique_ptr<MetaStore> meta_;
   std::unique_ptr<cache::BlockCache> cache_;
-  std::unique_ptr<remote::ShardStore> store_;
+  std::unique_ptr<remote::BlockStore> store_;
   std::shared_ptr<const util::Clock> clock_;
   FsOptions options_;
   int lock_fd_;
@@ -231,6 +231,7 @@ class CoreFs final : public Filesystem {
   bool shut_down_ = false;
   bool changed_since_sync_ = false;
   util::Status last_upload_error_;
+  uint64_t uploaded_bytes_ = 0;  // sealed bytes stored since the mount (for progress rates)
   std::vector<std::thread> threads_;
 };
 

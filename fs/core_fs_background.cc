@@ -14,7 +14,7 @@ using util::Result;
 using util::Status;
 
 namespace {
-constexpr size_t kUploadBatch = 8;
+constexpr size_t kUploadBatch = 2;  // per uploader thread: keeps the threads evenly busy
 constexpr size_t kGarbageBatch = 64;
 }  // namespace
 
@@ -34,24 +34,28 @@ bool CoreFs::UploadOne(const util::ObjectId& id) {
     }
     return true;
   }
-  Status put = store_->Put(ObjectName(id), *sealed);
-  if (!put.ok()) {
+  auto location = store_->Put(ObjectName(id), *sealed);
+  if (!location.ok()) {
     auto lock = Lock();
     if (last_upload_error_.ok()) {
-      spdlog::warn("cannot upload to {}: {}; retrying", store_->Describe(), put.error().message);
+      spdlog::warn("cannot upload to {}: {}; retrying", store_->Describe(),
+                   location.error().message);
     }
-    last_upload_error_ = put.error();
+    last_upload_error_ = location.error();
     return false;
   }
   {
     auto lock = Lock();
     last_upload_error_ = util::Ok();
+    uploaded_bytes_ += sealed->size();
     auto txn = meta_->Write();
     if (!txn.ok()) return false;
     auto pending = (*txn)->HasUpload(id);
     if (!pending.ok()) return false;
-    // Replaced while it was uploading: the copy in the store is garbage now.
-    Status s = *pending ? (*txn)->RemoveUpload(id) : (*txn)->AddGarbage(id);
+    // The placement is kept either way: a block replaced while it was uploading is garbage
+    // now, and deleting it from the nodes needs to know where its shards went.
+    Status s = (*txn)->PutPlacement(id, *location);
+    if (s.ok()) s = *pending ? (*txn)->RemoveUpload(id) : (*txn)->AddGarbage(id);
     if (s.ok()) s = (*txn)->Commit();
     if (!s.ok()) {
       spdlog::error("upload bookkeeping: {}", s.error().message);
@@ -65,8 +69,22 @@ bool CoreFs::UploadOne(const util::ObjectId& id) {
 }
 
 bool CoreFs::CollectOneGarbage(const util::ObjectId& id) {
-  Status del = store_->Delete(ObjectName(id));
-  if (!del.ok()) {
+  util::Bytes location;  // empty: never uploaded, or a whole-block store (no records needed)
+  {
+    auto lock = Lock();
+    auto txn = meta_->Read();
+    if (!txn.ok()) return false;
+    auto found = (*txn)->GetPlacement(id);
+    if (found.ok()) {
+      location = std::move(found).value();
+    } else if (found.code() != Errc::kNotFound) {
+      spdlog::error("garbage block {}: {}", id.Hex(), found.error().message);
+      return false;
+    }
+  }
+  Status del = store_->Delete(ObjectName(id), location);
+  // kCorrupt for an empty record: a store that needs records never got this block.
+  if (!del.ok() && !(location.empty() && del.code() == Errc::kCorrupt)) {
     spdlog::warn("cannot delete an unused block from {}: {}", store_->Describe(),
                  del.error().message);
     return false;
@@ -76,6 +94,7 @@ bool CoreFs::CollectOneGarbage(const util::ObjectId& id) {
   auto txn = meta_->Write();
   if (!txn.ok()) return false;
   Status s = (*txn)->RemoveGarbage(id);
+  if (s.ok()) s = (*txn)->DeletePlacement(id);
   if (s.ok()) s = (*txn)->Commit();
   return s.ok();
 }

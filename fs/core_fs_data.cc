@@ -44,7 +44,17 @@ Result<Bytes> CoreFs::ReadBlock(uint64_t ino, uint64_t index, const BlockRef& re
   } else if (cached.code() != Errc::kNotFound) {
     spdlog::warn("block cache: {}", cached.error().message);
   }
-  auto sealed = store_->Get(ObjectName(ref.id));
+  util::Bytes location;  // empty for a whole-block store's blocks (no record kept)
+  {
+    SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
+    auto found = txn->GetPlacement(ref.id);
+    if (found.ok()) {
+      location = std::move(found).value();
+    } else if (found.code() != Errc::kNotFound) {
+      return found.error();
+    }
+  }
+  auto sealed = store_->Get(ObjectName(ref.id), location);
   if (!sealed.ok()) {
     if (sealed.code() == Errc::kNotFound) {
       return MakeError(Errc::kCorrupt, fmt::format("block {} of inode {} is missing from {}", index,

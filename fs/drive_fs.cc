@@ -12,6 +12,7 @@
 #include "fs/core_fs.h"
 #include "fs/meta_store.h"
 #include "fs/remote/dir_store.h"
+#include "fs/remote/whole_block_store.h"
 #include "fs/util/files.h"
 
 namespace shardfs::core {
@@ -66,7 +67,7 @@ Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
   deps.keys = std::move(drive.keys);
   deps.meta = std::move(meta).value();
   deps.cache = std::move(cache).value();
-  deps.store = std::move(store).value();
+  deps.store = std::make_unique<remote::WholeBlockStore>(std::move(store).value());
   deps.clock = std::make_shared<util::SystemClock>();
   deps.options = options;
   deps.lock_fd = lock_fd;

@@ -21,6 +21,8 @@ struct FsOptions {
   uint64_t memory_budget_bytes = uint64_t{128} << 20;
   // Seal dirty buffers idle this long and sync the local state (like ext4's commit=5).
   uint32_t commit_interval_seconds = 5;
+  // Blocks uploaded at once (each fans out to its shards' nodes in parallel).
+  uint32_t upload_threads = 4;
 };
 
 util::Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,

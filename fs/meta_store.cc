@@ -27,6 +27,7 @@ enum Table : cache::TableId {
   kUploads,
   kGarbage,
   kState,
+  kPlacements,
 };
 
 constexpr uint8_t kRecordVersion = 1;
@@ -477,6 +478,24 @@ Status MetaTxn::ScanGarbage(const std::function<bool(const util::ObjectId&)>& fn
   });
 }
 
+Result<Bytes> MetaTxn::GetPlacement(const util::ObjectId& id) {
+  SHARDFS_ASSIGN_OR_RETURN(Bytes sealed, r().Get(kPlacements, IdKey(id)));
+  auto plain = crypto::OpenRecord(*meta_key_, Aad("SFPL", IdKey(id)), sealed);
+  if (!plain.ok()) {
+    return MakeError(Errc::kCorrupt,
+                     fmt::format("the placement record of block {} is damaged", id.Hex()));
+  }
+  return Bytes(plain->data(), plain->data() + plain->size());
+}
+Status MetaTxn::PutPlacement(const util::ObjectId& id, util::ByteSpan location) {
+  SHARDFS_ASSIGN_OR_RETURN(Bytes sealed,
+                           crypto::SealRecord(*meta_key_, Aad("SFPL", IdKey(id)), location));
+  return w().Put(kPlacements, IdKey(id), sealed);
+}
+Status MetaTxn::DeletePlacement(const util::ObjectId& id) {
+  return w().Delete(kPlacements, IdKey(id));
+}
+
 Result<uint64_t> MetaTxn::GetState(std::string_view name) {
   SHARDFS_ASSIGN_OR_RETURN(Bytes v, r().Get(kState, util::AsBytes(name)));
   if (v.size() != 8) return MakeError(Errc::kCorrupt, fmt::format("state '{}' is damaged", name));
@@ -499,7 +518,8 @@ Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir,
                                                    const util::SecretBytes& name_key) {
   cache::KvStore::Options o;
   o.dir = dir;
-  o.tables = {"inodes", "dirents", "blocks", "xattrs", "orphans", "uploads", "garbage", "state"};
+  o.tables = {"inodes", "dirents", "blocks",  "xattrs",    "orphans",
+              "uploads", "garbage", "state", "placements"};
   SHARDFS_ASSIGN_OR_RETURN(auto kv, cache::KvStore::Open(o));
   return std::unique_ptr<MetaStore>(
       new MetaStore(std::move(kv), meta_key.Clone(), name_key.Clone()));

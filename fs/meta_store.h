@@ -108,6 +108,12 @@ class MetaTxn {
   util::Status RemoveGarbage(const util::ObjectId& id);
   util::Status ScanGarbage(const std::function<bool(const util::ObjectId&)>& fn);
 
+  // Where an uploaded block's shards are (the BlockStore's location record), sealed with the
+  // metadata key. kNotFound for blocks never uploaded.
+  util::Result<util::Bytes> GetPlacement(const util::ObjectId& id);
+  util::Status PutPlacement(const util::ObjectId& id, util::ByteSpan location);
+  util::Status DeletePlacement(const util::ObjectId& id);
+
   util::Result<uint64_t> GetState(std::string_view name);  // kNotFound when never set
   util::Status PutState(std::string_view name, uint64_t value);
 

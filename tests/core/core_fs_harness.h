@@ -16,6 +16,7 @@
 #include "fs/meta_store.h"
 #include "fs/remote/testing/faulty_store.h"
 #include "fs/remote/testing/mem_store.h"
+#include "fs/remote/whole_block_store.h"
 #include "fs/util/files.h"
 
 namespace shardfs::core {
@@ -52,7 +53,7 @@ class CoreFsHarness {
     deps.keys = std::move(keys).value();
     deps.meta = std::move(meta).value();
     deps.cache = std::move(cache).value();
-    deps.store = std::move(faulty);
+    deps.store = std::make_unique<remote::WholeBlockStore>(std::move(faulty));
     deps.clock = std::make_shared<util::SystemClock>();
     deps.options.memory_budget_bytes = memory_budget_;
     deps.root_uid = 0;
