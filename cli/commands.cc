@@ -79,6 +79,10 @@ void PrintConfig(const core::DriveConfig& c, const core::DrivePaths& paths) {
   fmt::print("erasure code  {} ({} data + {} parity shards per block; any {} may be lost)\n",
              c.erasure.ToString(), c.erasure.data, c.erasure.parity, c.erasure.parity);
   fmt::print("store         {}\n", c.store.ToString());
+  for (const core::NodeSpec& n : c.nodes) {
+    fmt::print("  node        {:<12} {}{}{}\n", n.id, n.endpoint, n.bucket.empty() ? "" : "/",
+               n.bucket);
+  }
   fmt::print("cache         {} (up to {})\n", c.cache_dir, util::FormatSize(c.cache_size));
   fmt::print("config        {}\n", paths.config_file);
   fmt::print("keyfile       {}\n", paths.keyfile);
@@ -95,15 +99,23 @@ Result<core::DriveConfig> BuildConfig(const CommonOptions& common, const InitOpt
   auto ec = core::ErasureCoding::Parse(o.erasure);
   if (!ec.ok()) return ec.error().WithContext("--ec");
   c.erasure = *ec;
-  if (!o.store) {
+  if (o.store.has_value() == o.nodes.has_value()) {
     return MakeError(Errc::kInvalid,
-                     "--store is required: where the drive's encrypted blocks "
-                     "go, e.g. --store dir:/srv/shardfs/photos");
+                     "give either --nodes FILE (storage nodes, e.g. the nodes.conf of "
+                     "`shardfs devnet up`) or --store dir:PATH (one local directory)");
   }
-  auto store = core::StoreSpec::Parse(*o.store);
-  if (!store.ok()) return store.error().WithContext("--store");
-  c.store = *store;
-  c.store.path = util::AbsolutePath(c.store.path);
+  if (o.nodes) {
+    c.store = {core::StoreSpec::Kind::kNodes, ""};
+    SHARDFS_ASSIGN_OR_RETURN(c.nodes, core::ReadNodeListFile(*o.nodes));
+  } else {
+    auto store = core::StoreSpec::Parse(*o.store);
+    if (!store.ok()) return store.error().WithContext("--store");
+    c.store = *store;
+    if (c.store.kind == core::StoreSpec::Kind::kNodes) {
+      return MakeError(Errc::kInvalid, "--store nodes: give the node list with --nodes FILE");
+    }
+    c.store.path = util::AbsolutePath(c.store.path);
+  }
   if (o.cache_dir) {
     c.cache_dir = util::AbsolutePath(*o.cache_dir);
   } else {

@@ -26,6 +26,7 @@ struct InitOptions {
   std::string block_size = "4M";
   std::string erasure = "4+2";
   std::optional<std::string> store;
+  std::optional<std::string> nodes;  // a node list file (nodes.conf)
   std::optional<std::string> cache_dir;
   std::string cache_size = "2G";
   bool restore = false;

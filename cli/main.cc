@@ -9,7 +9,9 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/devnet_command.h"
 #include "cli/mount_command.h"
+#include "cli/status_command.h"
 
 namespace {
 
@@ -71,10 +73,13 @@ int main(int argc, char** argv) {
   init_cmd->add_option("DRIVE", init.drive, "Name of the new drive (letters, digits, . _ -)")
       ->required();
   AddCommon(init_cmd, common, true);
+  AddOptional(init_cmd, "--nodes", init.nodes,
+              "Storage nodes to spread each block's shards over: a node list file, such as "
+              "the nodes.conf `shardfs devnet up` writes (see docs/nodes.md)")
+      ->type_name("FILE");
   AddOptional(init_cmd, "--store", init.store,
-              "Where the encrypted blocks go: dir:PATH (a local directory)")
-      ->type_name("STORE")
-      ->required();
+              "Instead of nodes, one local directory holding whole encrypted blocks: dir:PATH")
+      ->type_name("STORE");
   init_cmd
       ->add_option("--block-size", init.block_size,
                    "Size of the blocks files are cut into: a power of two, 4K..64M")
@@ -148,6 +153,36 @@ int main(int argc, char** argv) {
   unmount_cmd->alias("umount");
   unmount_cmd->add_option("MOUNTPOINT", unmount_point, "Where the drive is mounted")->required();
 
+  std::optional<std::string> status_point;
+  auto* status_cmd = app.add_subcommand(
+      "status", "Show uploads waiting, cache use and each node's health of mounted drives");
+  status_cmd->add_option_function<std::string>(
+      "MOUNTPOINT", [&status_point](const std::string& v) { status_point = v; },
+      "One drive's mount point (default: every mounted shardfs drive)");
+  std::string sync_point;
+  auto* sync_cmd = app.add_subcommand(
+      "sync", "Wait, with progress, until everything written to a drive is stored on its nodes");
+  sync_cmd->add_option("MOUNTPOINT", sync_point, "Where the drive is mounted")->required();
+
+  shardfs::cli::DevnetOptions devnet;
+  auto* devnet_cmd = app.add_subcommand(
+      "devnet", "Run local storage nodes (shardfs-node) on 127.0.0.1 for trying shardfs out");
+  devnet_cmd->add_option("ACTION", devnet.action, "up, down or status")
+      ->required()
+      ->check(CLI::IsMember({"up", "down", "status"}));
+  devnet_cmd->add_option("--nodes", devnet.nodes, "How many nodes `up` starts")
+      ->capture_default_str();
+  AddOptional(devnet_cmd, "--dir", devnet.dir,
+              "Where the nodes keep their data, logs and the node list nodes.conf (default "
+              "~/.local/share/shardfs/devnet)")
+      ->type_name("DIR");
+  AddOptional(devnet_cmd, "--node-bin", devnet.node_bin,
+              "The shardfs-node program (default: beside shardfs, else on PATH)")
+      ->type_name("PATH");
+  devnet_cmd->add_option("--quota", devnet.quota, "Bytes each node stores at most (0: no limit)")
+      ->capture_default_str()
+      ->type_name("SIZE");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -170,6 +205,12 @@ int main(int argc, char** argv) {
     status = shardfs::cli::RunMount(common, mount);
   } else if (unmount_cmd->parsed()) {
     status = shardfs::cli::RunUnmount(unmount_point);
+  } else if (status_cmd->parsed()) {
+    status = shardfs::cli::RunStatus(status_point);
+  } else if (sync_cmd->parsed()) {
+    status = shardfs::cli::RunSync(sync_point);
+  } else if (devnet_cmd->parsed()) {
+    status = shardfs::cli::RunDevnet(devnet);
   }
   if (!status.ok()) {
     std::fflush(stdout);

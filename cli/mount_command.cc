@@ -20,8 +20,10 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/password.h"
+#include "cli/status_command.h"
 #include "fs/drive_fs.h"
 #include "fs/drive_unlock.h"
+#include "fs/fuse/control_socket.h"
 #include "fs/fuse/daemon_socket.h"
 #include "fs/fuse/fuse_session.h"
 #include "fs/fuse/mount_options.h"
@@ -134,6 +136,20 @@ std::optional<fuse::DaemonListener> ListenForUnmount(const std::string& mountpoi
   return std::move(listener).value();
 }
 
+// The control socket `shardfs status/sync` talk to; without it the drive still works.
+std::unique_ptr<fuse::ControlServer> StartControl(core::Filesystem& fs,
+                                                  const std::string& mountpoint) {
+  auto mounts = fuse::ReadMountTable();
+  const fuse::MountEntry* m = mounts.ok() ? fuse::FindMountAt(*mounts, mountpoint) : nullptr;
+  if (m == nullptr) return nullptr;
+  auto server = fuse::ControlServer::Start(fs, m->major, m->minor);
+  if (!server.ok()) {
+    spdlog::warn("shardfs status and sync will not reach this drive: {}", server.error().message);
+    return nullptr;
+  }
+  return std::move(server).value();
+}
+
 // Opens, mounts and serves the drive until it is unmounted.
 Status ServeDrive(ServeRequest request, const ReportFn& report) {
   fuse::BlockTerminationSignals();  // before the core starts threads
@@ -169,6 +185,7 @@ Status ServeDrive(ServeRequest request, const ReportFn& report) {
     return session.error();
   }
   listener = ListenForUnmount(request.mountpoint);
+  std::unique_ptr<fuse::ControlServer> control = StartControl(**fs, request.mountpoint);
   report(util::Ok());
   Status status = (*session)->Run();
   if (status.ok()) {
@@ -363,6 +380,12 @@ Status RunUnmount(const std::string& path) {
                                  mount->mount_point, mount->fs_type, mount->source));
   }
   const std::string mountpoint = mount->mount_point;
+  if (have_daemon) {
+    // Upload first, with progress, while the drive is still mounted: Ctrl-C here leaves it
+    // mounted and loses nothing. A daemon without a control socket just waits below.
+    Status synced = SyncWithProgress(*mount);
+    if (!synced.ok() && synced.code() != Errc::kNotFound) return synced;
+  }
   SHARDFS_TRY(UnmountAt(mountpoint));
   if (!have_daemon) {
     fmt::print(

@@ -31,6 +31,7 @@ CoreFs::CoreFs(Deps deps)
       keys_(std::move(deps.keys)),
       meta_(std::move(deps.meta)),
       cache_(std::move(deps.cache)),
+      node_stores_(std::move(deps.node_stores)),
       store_(std::move(deps.store)),
       clock_(std::move(deps.clock)),
       options_(deps.options),
@@ -46,6 +47,9 @@ Result<std::unique_ptr<CoreFs>> CoreFs::Open(Deps deps) {
     fs->threads_.emplace_back([p = fs.get()] { p->UploaderLoop(); });
   }
   fs->threads_.emplace_back([p = fs.get()] { p->CommitterLoop(); });
+  for (uint32_t i = 0; i < std::max<uint32_t>(1, fs->options_.prefetch_threads); ++i) {
+    fs->threads_.emplace_back([p = fs.get()] { p->PrefetchLoop(); });
+  }
   return fs;
 }
 
@@ -409,6 +413,11 @@ Status CoreFs::Shutdown() {
     work_cv_.notify_all();
     uploaded_cv_.notify_all();
     stop_cv_.notify_all();
+  }
+  {
+    std::lock_guard fetch_lock(fetch_mu_);
+    prefetch_stop_ = true;
+    prefetch_cv_.notify_all();
   }
   cache_->Cancel();
   for (auto& t : threads_) t.join();

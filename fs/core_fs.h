@@ -15,8 +15,10 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <map>
 #include <memory>
@@ -48,6 +50,8 @@ class CoreFs final : public Filesystem {
     crypto::DriveKeys keys;
     std::unique_ptr<MetaStore> meta;
     std::unique_ptr<cache::BlockCache> cache;
+    // The nodes' stores the block store spreads shards over (it does not own them).
+    std::vector<std::unique_ptr<remote::ShardStore>> node_stores;
     std::unique_ptr<remote::BlockStore> store;
     std::shared_ptr<const util::Clock> clock;
     FsOptions options;
@@ -105,6 +109,8 @@ class CoreFs final : public Filesystem {
   util::Result<std::vector<std::string>> ListXattr(uint64_t ino) override;
   util::Status RemoveXattr(uint64_t ino, std::string_view name) override;
   util::Status Shutdown() override;
+  util::Status SealAll() override;
+  DriveStatus GetStatus() override;
 
   // For tests and `shardfs status`: blocks waiting for upload, and a wait for none.
   uint64_t PendingUploads();
@@ -131,6 +137,10 @@ class CoreFs final : public Filesystem {
     // Block generation at the last truncate: a seal snapshotted before it is stale.
     uint64_t trunc_gen = 0;
     uint32_t seals_in_flight = 0;  // FlushNode waits for them (sealed_cv_)
+    // Readahead: the block index read last and the window (blocks ahead to prefetch), which
+    // doubles while reads stay sequential and drops to 0 on a jump.
+    uint64_t ra_last = ~uint64_t{0};
+    uint64_t ra_window = 0;
     std::map<uint64_t, Buffer> buffers;
   };
   struct Handle {
@@ -206,6 +216,22 @@ class CoreFs final : public Filesystem {
   crypto::DriveKeys keys_;
   std::unique_ptr<MetaStore> meta_;
   std::unique_ptr<cache::BlockCache> cache_;
+  // A fetch of a sealed block from the store in flight: later askers for the same block wait
+  // for it instead of fetching again (single flight).
+  struct Fetch {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    util::Result<util::Bytes> sealed = util::Bytes{};
+  };
+  // The sealed block from the store (single flight), put into the cache as clean.
+  util::Result<util::Bytes> FetchSealed(const util::ObjectId& id);
+  // With mu_ held, on a read of block index: grows or resets the node's readahead window and
+  // queues fetches of the blocks ahead that are not cached.
+  void PlanReadahead(Node* n, uint64_t index);
+  void PrefetchLoop();
+
+  std::vector<std::unique_ptr<remote::ShardStore>> node_stores_;  // outlive store_
   std::unique_ptr<remote::BlockStore> store_;
   std::shared_ptr<const util::Clock> clock_;
   FsOptions options_;
@@ -228,6 +254,14 @@ class CoreFs final : public Filesystem {
   std::condition_variable sealed_cv_;    // a seal committed (or failed)
   std::unordered_set<util::ObjectId> in_flight_;
   bool stopping_ = false;
+  // Guards fetches_, prefetch_queue_ and prefetch_queued_. A leaf: never held while taking mu_
+  // or calling the store or the cache.
+  std::mutex fetch_mu_;
+  std::condition_variable prefetch_cv_;
+  std::unordered_map<util::ObjectId, std::shared_ptr<Fetch>> fetches_;
+  std::deque<util::ObjectId> prefetch_queue_;
+  std::unordered_set<util::ObjectId> prefetch_queued_;
+  std::atomic<bool> prefetch_stop_{false};
   bool shut_down_ = false;
   bool changed_since_sync_ = false;
   util::Status last_upload_error_;

@@ -174,6 +174,43 @@ void CoreFs::CommitterLoop() {
   }
 }
 
+Status CoreFs::SealAll() {
+  {
+    auto lock = Lock();
+    std::vector<uint64_t> inos;
+    for (auto& [ino, n] : nodes_) inos.push_back(ino);
+    for (uint64_t ino : inos) SHARDFS_TRY(FlushNode(lock, ino));
+    work_cv_.notify_all();
+  }
+  return SyncLocal();
+}
+
+DriveStatus CoreFs::GetStatus() {
+  DriveStatus st;
+  {
+    auto lock = Lock();
+    st.uploaded_bytes = uploaded_bytes_;
+    if (!last_upload_error_.ok()) st.last_upload_error = last_upload_error_.error().message;
+    auto txn = meta_->Read();
+    if (txn.ok()) {
+      (void)(*txn)->ScanUploads([&](const util::ObjectId&, uint64_t size) {
+        ++st.pending_blocks;
+        st.pending_bytes += size;
+        return true;
+      });
+    }
+  }
+  const cache::BlockCacheStats cache = cache_->Stats();
+  st.cache_used_bytes = cache.used_bytes;
+  st.cache_budget_bytes = cache.budget_bytes;
+  st.cache_dirty_bytes = cache.dirty_bytes;
+  st.cache_hits = cache.hits;
+  st.cache_misses = cache.misses;
+  st.store = store_->Describe();
+  st.nodes = store_->Nodes();
+  return st;
+}
+
 uint64_t CoreFs::PendingUploads() {
   auto lock = Lock();
   uint64_t n = 0;

@@ -44,17 +44,7 @@ Result<Bytes> CoreFs::ReadBlock(uint64_t ino, uint64_t index, const BlockRef& re
   } else if (cached.code() != Errc::kNotFound) {
     spdlog::warn("block cache: {}", cached.error().message);
   }
-  util::Bytes location;  // empty for a whole-block store's blocks (no record kept)
-  {
-    SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
-    auto found = txn->GetPlacement(ref.id);
-    if (found.ok()) {
-      location = std::move(found).value();
-    } else if (found.code() != Errc::kNotFound) {
-      return found.error();
-    }
-  }
-  auto sealed = store_->Get(ObjectName(ref.id), location);
+  auto sealed = FetchSealed(ref.id);
   if (!sealed.ok()) {
     if (sealed.code() == Errc::kNotFound) {
       return MakeError(Errc::kCorrupt, fmt::format("block {} of inode {} is missing from {}", index,
@@ -67,8 +57,6 @@ Result<Bytes> CoreFs::ReadBlock(uint64_t ino, uint64_t index, const BlockRef& re
     return MakeError(Errc::kCorrupt, fmt::format("block {} of inode {} in {} does not verify",
                                                  index, ino, store_->Describe()));
   }
-  Status put = cache_->Put(ref.id, *sealed, /*dirty=*/false);
-  if (!put.ok()) spdlog::warn("cannot cache a block read from the store: {}", put.error().message);
   return plain;
 }
 
@@ -321,6 +309,7 @@ Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::Mu
     const size_t in = static_cast<size_t>(at % block_size_);
     const size_t chunk = std::min<size_t>(block_size_ - in, len - pos);
     SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
+    PlanReadahead(n, index);
     auto b = n->buffers.find(index);
     Buffer* buffer = b == n->buffers.end() ? nullptr : &b->second;
     if (buffer == nullptr) {

@@ -48,12 +48,14 @@ Result<ErasureCoding> ErasureCoding::Parse(std::string_view text) {
 std::string ErasureCoding::ToString() const { return fmt::format("{}+{}", data, parity); }
 
 Result<StoreSpec> StoreSpec::Parse(std::string_view text) {
+  if (text == "nodes") return StoreSpec{Kind::kNodes, ""};
   size_t colon = text.find(':');
   std::string_view scheme = colon == std::string_view::npos ? text : text.substr(0, colon);
   if (colon == std::string_view::npos || scheme != "dir") {
     return MakeError(Errc::kInvalid,
                      fmt::format("store '{}' is not one this version knows; use dir:PATH (a "
-                                 "local directory holding one file per object)",
+                                 "local directory holding one file per object) or nodes (the "
+                                 "drive's node list)",
                                  text));
   }
   std::string path(text.substr(colon + 1));
@@ -64,7 +66,7 @@ Result<StoreSpec> StoreSpec::Parse(std::string_view text) {
   return StoreSpec{Kind::kDir, path};
 }
 
-std::string StoreSpec::ToString() const { return "dir:" + path; }
+std::string StoreSpec::ToString() const { return kind == Kind::kNodes ? "nodes" : "dir:" + path; }
 
 Status ValidateDriveName(std::string_view name) {
   auto bad = [&](std::string_view why) {
@@ -113,8 +115,25 @@ Status ValidateDriveConfig(const DriveConfig& c, std::string_view where) {
     return ctx(MakeError(Errc::kInvalid,
                          fmt::format("erasure coding {} is out of range", c.erasure.ToString())));
   }
-  if (c.store.path.empty() || c.store.path[0] != '/') {
-    return ctx(MakeError(Errc::kInvalid, "the store needs an absolute directory"));
+  if (c.store.kind == StoreSpec::Kind::kDir) {
+    if (c.store.path.empty() || c.store.path[0] != '/') {
+      return ctx(MakeError(Errc::kInvalid, "the store needs an absolute directory"));
+    }
+    if (!c.nodes.empty()) {
+      return ctx(MakeError(Errc::kInvalid,
+                           "a dir: store takes no 'nodes'; use \"store\": "
+                           "\"nodes\" to spread shards over them"));
+    }
+  } else {
+    SHARDFS_TRY(ValidateNodeList(c.nodes, where));
+    const uint32_t shards = c.erasure.data + c.erasure.parity;
+    if (c.nodes.size() < shards) {
+      return ctx(MakeError(
+          Errc::kInvalid,
+          fmt::format("erasure coding {} puts {} shards of each block on {} different nodes, but "
+                      "there are {} nodes: add nodes or choose a smaller K+M",
+                      c.erasure.ToString(), shards, shards, c.nodes.size())));
+    }
   }
   if (c.cache_dir.empty() || c.cache_dir[0] != '/') {
     return ctx(MakeError(Errc::kInvalid, "the cache directory must be an absolute path"));
@@ -133,13 +152,15 @@ std::string SerializeDriveConfig(const DriveConfig& c) {
   // ordered_json keeps the keys in this order, so the file reads top-down and diffs stay small.
   nlohmann::ordered_json j;
   j["format"] = "shardfs-drive";
-  j["version"] = kDriveConfigVersion;
+  const bool nodes = c.store.kind == StoreSpec::Kind::kNodes;
+  j["version"] = nodes ? kDriveConfigVersion : 1;
   j["name"] = c.name;
   j["drive_id"] = c.drive_id;
   j["created"] = c.created;
   j["block_size"] = util::FormatSize(c.block_size);
   j["erasure_coding"] = c.erasure.ToString();
   j["store"] = c.store.ToString();
+  if (nodes) j["nodes"] = NodesToJson(c.nodes);
   j["cache_dir"] = c.cache_dir;
   j["cache_size"] = util::FormatSize(c.cache_size);
   return j.dump(2) + "\n";
@@ -179,8 +200,8 @@ Result<DriveConfig> ParseDriveConfig(std::string_view text, std::string_view whe
                                  where));
   }
   static const std::set<std::string> kKeys = {
-      "format",     "version",        "name",  "drive_id",  "created",
-      "block_size", "erasure_coding", "store", "cache_dir", "cache_size"};
+      "format",         "version", "name",      "drive_id",   "created", "block_size",
+      "erasure_coding", "store",   "cache_dir", "cache_size", "nodes"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kKeys.contains(it.key())) {
       return MakeError(Errc::kInvalid, fmt::format("{}: unknown key '{}'", where, it.key()));
@@ -195,7 +216,8 @@ Result<DriveConfig> ParseDriveConfig(std::string_view text, std::string_view whe
   if (version == j.end() || !version->is_number_integer()) {
     return MakeError(Errc::kInvalid, fmt::format("{}: 'version' must be a number", where));
   }
-  if (version->get<int64_t>() != kDriveConfigVersion) {
+  const int64_t v = version->get<int64_t>();
+  if (v < 1 || v > kDriveConfigVersion) {
     return MakeError(Errc::kUnsupported,
                      fmt::format("{} has format version {}; this shardfs reads version {}: "
                                  "upgrade shardfs",
@@ -214,6 +236,12 @@ Result<DriveConfig> ParseDriveConfig(std::string_view text, std::string_view whe
   auto parsed_store = StoreSpec::Parse(store);
   if (!parsed_store.ok()) return parsed_store.error().WithContext(where);
   c.store = *parsed_store;
+  if (auto nodes = j.find("nodes"); nodes != j.end()) {
+    if (v < 2) {
+      return MakeError(Errc::kInvalid, fmt::format("{}: 'nodes' needs version 2", where));
+    }
+    SHARDFS_ASSIGN_OR_RETURN(c.nodes, NodesFromJson(*nodes, where));
+  }
   SHARDFS_ASSIGN_OR_RETURN(c.cache_dir, GetString(j, "cache_dir", where));
   SHARDFS_ASSIGN_OR_RETURN(c.cache_size, GetSize(j, "cache_size", where));
   SHARDFS_TRY(ValidateDriveConfig(c, where));

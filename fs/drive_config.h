@@ -7,12 +7,16 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "fs/node_list.h"
 #include "fs/util/result.h"
 
 namespace shardfs::core {
 
-inline constexpr int kDriveConfigVersion = 1;
+// Version 2 added `"store": "nodes"` with a `nodes` list; drives on a dir: store are still
+// written as version 1, which every version reads.
+inline constexpr int kDriveConfigVersion = 2;
 inline constexpr uint64_t kDefaultBlockSize = uint64_t{4} << 20;
 inline constexpr uint64_t kMinBlockSize = uint64_t{4} << 10;
 inline constexpr uint64_t kMaxBlockSize = uint64_t{64} << 20;
@@ -29,11 +33,12 @@ struct ErasureCoding {
 };
 
 struct StoreSpec {
-  enum class Kind { kDir };
+  enum class Kind { kDir, kNodes };
   Kind kind = Kind::kDir;
   std::string path;  // kDir: absolute directory, one file per object
-  // "dir:PATH". PATH is kept as written; callers taking it from a command line make it
-  // absolute, and a config file must hold an absolute one.
+  // "dir:PATH" or "nodes" (erasure-coded over the config's node list). PATH is kept as written;
+  // callers taking it from a command line make it absolute, and a config file must hold an
+  // absolute one.
   static util::Result<StoreSpec> Parse(std::string_view text);
   std::string ToString() const;
   bool operator==(const StoreSpec&) const = default;
@@ -46,6 +51,7 @@ struct DriveConfig {
   uint64_t block_size = kDefaultBlockSize;
   ErasureCoding erasure;
   StoreSpec store;
+  std::vector<NodeSpec> nodes;  // store kind kNodes: at least K+M of them
   std::string cache_dir;  // absolute
   uint64_t cache_size = kDefaultCacheSize;
   bool operator==(const DriveConfig&) const = default;

@@ -10,9 +10,12 @@
 
 #include "fs/cache/block_cache.h"
 #include "fs/core_fs.h"
+#include "fs/crypto/record.h"
 #include "fs/meta_store.h"
 #include "fs/remote/dir_store.h"
+#include "fs/remote/erasure_store.h"
 #include "fs/remote/whole_block_store.h"
+#include "fs/util/encoding.h"
 #include "fs/util/files.h"
 
 namespace shardfs::core {
@@ -43,6 +46,56 @@ Result<int> LockCacheDir(const DriveConfig& config) {
   return fd;
 }
 
+Result<std::unique_ptr<remote::ShardStore>> OpenS3Node(const NodeSpec& node) {
+  return MakeError(Errc::kUnsupported,
+                   fmt::format("node '{}': S3 endpoints are not wired yet", node.id));
+}
+
+// One node's store: a local directory, or an S3 endpoint (shardfs-node or any S3 server).
+Result<std::unique_ptr<remote::ShardStore>> OpenNodeStore(const NodeSpec& node) {
+  if (node.IsDir()) {
+    auto dir = remote::DirStore::Open(node.endpoint.substr(4));
+    if (!dir.ok()) return dir.error().WithContext(fmt::format("node '{}'", node.id));
+    return std::unique_ptr<remote::ShardStore>(std::move(dir).value());
+  }
+  return OpenS3Node(node);
+}
+
+struct RemoteStack {
+  std::vector<std::unique_ptr<remote::ShardStore>> nodes;
+  std::unique_ptr<remote::BlockStore> store;
+};
+
+Result<RemoteStack> OpenRemote(const DriveConfig& config, const crypto::DriveKeys& keys) {
+  RemoteStack stack;
+  if (config.store.kind == StoreSpec::Kind::kDir) {
+    auto dir = remote::DirStore::Open(config.store.path);
+    if (!dir.ok()) return dir.error().WithContext("store");
+    stack.store = std::make_unique<remote::WholeBlockStore>(std::move(dir).value());
+    return stack;
+  }
+  std::vector<remote::ErasureNode> nodes;
+  for (const NodeSpec& spec : config.nodes) {
+    SHARDFS_ASSIGN_OR_RETURN(auto store, OpenNodeStore(spec));
+    nodes.push_back({spec.id, store.get()});
+    stack.nodes.push_back(std::move(store));
+  }
+  remote::ErasureOptions options;
+  options.k = static_cast<int>(config.erasure.data);
+  options.m = static_cast<int>(config.erasure.parity);
+  // A shard's name is keyed: without the drive's keys a node cannot tell which shards (on it
+  // or on other nodes) belong to the same block.
+  auto key = std::make_shared<util::SecretBytes>(keys.object_names.Clone());
+  options.shard_name = [key](std::string_view block, int index) {
+    auto mac = crypto::HmacSha256(*key, util::AsBytes(fmt::format("shard|{}|{}", block, index)));
+    return util::ToHex(util::ByteSpan(mac.data(), 16));
+  };
+  auto erasure = remote::ErasureStore::Create(std::move(nodes), std::move(options));
+  if (!erasure.ok()) return erasure.error().WithContext("erasure coding");
+  stack.store = std::move(erasure).value();
+  return stack;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
@@ -60,14 +113,15 @@ Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
   if (!meta.ok()) return fail(meta.error().WithContext("metadata"));
   auto cache = cache::BlockCache::Open({config.cache_dir + "/blocks", config.cache_size});
   if (!cache.ok()) return fail(cache.error().WithContext("block cache"));
-  auto store = remote::DirStore::Open(config.store.path);
-  if (!store.ok()) return fail(store.error().WithContext("store"));
+  auto remote = OpenRemote(config, drive.keys);
+  if (!remote.ok()) return fail(remote.error());
   CoreFs::Deps deps;
   deps.config = config;
   deps.keys = std::move(drive.keys);
   deps.meta = std::move(meta).value();
   deps.cache = std::move(cache).value();
-  deps.store = std::make_unique<remote::WholeBlockStore>(std::move(store).value());
+  deps.node_stores = std::move(remote->nodes);
+  deps.store = std::move(remote->store);
   deps.clock = std::make_shared<util::SystemClock>();
   deps.options = options;
   deps.lock_fd = lock_fd;

@@ -23,6 +23,8 @@ struct FsOptions {
   uint32_t commit_interval_seconds = 5;
   // Blocks uploaded at once (each fans out to its shards' nodes in parallel).
   uint32_t upload_threads = 4;
+  // Blocks fetched ahead of a sequential reader at once.
+  uint32_t prefetch_threads = 4;
 };
 
 util::Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,

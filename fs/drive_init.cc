@@ -91,7 +91,15 @@ Result<InitResult> CreateDrive(InitRequest req, const util::Clock& clock) {
   SHARDFS_TRY(ValidateDriveConfig(config, "the new drive"));
 
   SHARDFS_TRY(MakeConfigDirs(paths));
-  SHARDFS_TRY(MakeDataDir(config.store.path, "store directory", "--store dir:PATH"));
+  if (config.store.kind == StoreSpec::Kind::kDir) {
+    SHARDFS_TRY(MakeDataDir(config.store.path, "store directory", "--store dir:PATH"));
+  }
+  for (const NodeSpec& node : config.nodes) {
+    if (node.IsDir()) {
+      SHARDFS_TRY(MakeDataDir(node.endpoint.substr(4), "directory of node " + node.id,
+                              "the node list"));
+    }
+  }
   SHARDFS_TRY(MakeDataDir(config.cache_dir, "cache directory", "--cache-dir"));
 
   // Argon2id takes a moment; do it before anything is written.

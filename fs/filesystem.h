@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fs/remote/block_store.h"
 #include "fs/util/bytes.h"
 #include "fs/util/result.h"
 
@@ -86,6 +87,21 @@ struct FsStats {
   uint64_t files = 0;
   uint64_t free_files = 0;
   uint32_t name_max = kMaxNameLength;
+};
+
+// What `shardfs status` and `shardfs sync` show.
+struct DriveStatus {
+  uint64_t pending_blocks = 0;  // sealed blocks not yet stored on the nodes
+  uint64_t pending_bytes = 0;
+  uint64_t uploaded_bytes = 0;  // stored since the mount
+  std::string last_upload_error;  // empty while uploads work
+  uint64_t cache_used_bytes = 0;
+  uint64_t cache_budget_bytes = 0;
+  uint64_t cache_dirty_bytes = 0;
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;
+  std::string store;  // BlockStore::Describe()
+  std::vector<remote::NodeStatus> nodes;
 };
 
 // Renameat2 flags.
@@ -169,6 +185,10 @@ class Filesystem {
 
   // Seals every buffer, waits for pending uploads, syncs (unmount).
   virtual util::Status Shutdown() = 0;
+  // Seals every buffer into the cache and syncs it, so that the upload queue holds everything
+  // written so far (the start of `shardfs sync`).
+  virtual util::Status SealAll() = 0;
+  virtual DriveStatus GetStatus() = 0;
 };
 
 }  // namespace shardfs::core

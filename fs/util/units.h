@@ -14,5 +14,7 @@ namespace shardfs::util {
 Result<uint64_t> ParseSize(std::string_view text);
 // Shortest exact form when the size is a whole multiple ("4M"), else bytes ("4097").
 std::string FormatSize(uint64_t bytes);
+// For people, not configs: "0 B", "4.0 KiB", "47.7 MiB", "1.2 GiB" (one decimal).
+std::string HumanSize(uint64_t bytes);
 
 }  // namespace shardfs::util

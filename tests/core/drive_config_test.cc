@@ -59,7 +59,7 @@ struct BadCase {
 
 TEST(DriveConfigTest, RejectsBadFilesNamingTheProblem) {
   const std::vector<BadCase> cases = {
-      {"\"version\": 1", "\"version\": 2", util::Errc::kUnsupported, "upgrade shardfs"},
+      {"\"version\": 1", "\"version\": 3", util::Errc::kUnsupported, "upgrade shardfs"},
       {"\"version\": 1", "\"version\": \"1\"", util::Errc::kInvalid, "'version'"},
       {"\"cache_size\"", "\"cache_sise\"", util::Errc::kInvalid, "unknown key 'cache_sise'"},
       {"\"block_size\": \"4M\"", "\"block_size\": \"3M\"", util::Errc::kInvalid, "power of two"},

@@ -71,6 +71,8 @@ class FakeFilesystem : public core::Filesystem {
   util::Result<std::vector<std::string>> ListXattr(uint64_t ino) override;
   util::Status RemoveXattr(uint64_t ino, std::string_view name) override;
   util::Status Shutdown() override;
+  util::Status SealAll() override { return util::Ok(); }
+  core::DriveStatus GetStatus() override { return {}; }
 
  private:
   struct Node {

@@ -28,6 +28,15 @@ TEST(ParseSizeTest, RejectsGarbageWithReason) {
   }
 }
 
+TEST(HumanSizeTest, OneDecimalInBinaryUnits) {
+  EXPECT_EQ(HumanSize(0), "0 B");
+  EXPECT_EQ(HumanSize(1023), "1023 B");
+  EXPECT_EQ(HumanSize(1024), "1.0 KiB");
+  EXPECT_EQ(HumanSize(50004448), "47.7 MiB");
+  EXPECT_EQ(HumanSize(uint64_t{3} << 30), "3.0 GiB");
+  EXPECT_EQ(HumanSize(~uint64_t{0}), "16.0 EiB");
+}
+
 TEST(FormatSizeTest, ShortestExact) {
   EXPECT_EQ(FormatSize(0), "0");
   EXPECT_EQ(FormatSize(4096), "4K");

@@ -1,0 +1,108 @@
+// CoreFs: fetching sealed blocks from the store on cache misses (one fetch per block at a
+// time) and reading ahead of sequential readers, into the block cache.
+#include <spdlog/spdlog.h>
+
+#include "fs/core_fs.h"
+
+namespace shardfs::core {
+
+using util::Errc;
+using util::MakeError;
+using util::Result;
+
+namespace {
+constexpr uint64_t kMaxReadaheadBytes = uint64_t{64} << 20;
+constexpr size_t kMaxQueuedPrefetches = 256;
+}  // namespace
+
+Result<util::Bytes> CoreFs::FetchSealed(const util::ObjectId& id) {
+  std::shared_ptr<Fetch> fetch;
+  bool leader = false;
+  {
+    std::lock_guard lock(fetch_mu_);
+    auto [it, inserted] = fetches_.try_emplace(id);
+    if (inserted) it->second = std::make_shared<Fetch>();
+    fetch = it->second;
+    leader = inserted;
+  }
+  if (!leader) {
+    std::unique_lock lock(fetch->mu);
+    fetch->cv.wait(lock, [&] { return fetch->done; });
+    return fetch->sealed;
+  }
+  Result<util::Bytes> sealed = [&]() -> Result<util::Bytes> {
+    util::Bytes location;  // empty for a whole-block store's blocks (no record kept)
+    {
+      SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
+      auto found = txn->GetPlacement(id);
+      if (found.ok()) {
+        location = std::move(found).value();
+      } else if (found.code() != Errc::kNotFound) {
+        return found.error();
+      }
+    }
+    return store_->Get(ObjectName(id), location);
+  }();
+  if (sealed.ok()) {
+    util::Status put = cache_->Put(id, *sealed, /*dirty=*/false);
+    if (!put.ok())
+      spdlog::warn("cannot cache a block read from the store: {}", put.error().message);
+  }
+  {
+    std::lock_guard lock(fetch->mu);
+    fetch->sealed = sealed;
+    fetch->done = true;
+  }
+  fetch->cv.notify_all();
+  std::lock_guard lock(fetch_mu_);
+  fetches_.erase(id);
+  return sealed;
+}
+
+void CoreFs::PlanReadahead(Node* n, uint64_t index) {
+  if (index == n->ra_last) return;
+  const uint64_t max_window = std::max<uint64_t>(4, kMaxReadaheadBytes / block_size_);
+  if (n->ra_last != ~uint64_t{0} && index == n->ra_last + 1) {
+    n->ra_window = std::min(max_window, std::max<uint64_t>(1, n->ra_window * 2));
+  } else {
+    n->ra_window = 0;
+  }
+  n->ra_last = index;
+  if (n->ra_window == 0) return;
+  std::vector<util::ObjectId> wanted;
+  {
+    auto txn = meta_->Read();
+    if (!txn.ok()) return;
+    (void)(*txn)->ScanBlocks(n->rec.ino, index + 1, [&](uint64_t i, const BlockRef& ref) {
+      if (i > index + n->ra_window) return false;
+      if (!n->buffers.contains(i) && !cache_->Contains(ref.id)) wanted.push_back(ref.id);
+      return true;
+    });
+  }
+  if (wanted.empty()) return;
+  std::lock_guard lock(fetch_mu_);
+  for (const auto& id : wanted) {
+    if (prefetch_queue_.size() >= kMaxQueuedPrefetches) break;
+    if (prefetch_queued_.insert(id).second) prefetch_queue_.push_back(id);
+  }
+  prefetch_cv_.notify_all();
+}
+
+void CoreFs::PrefetchLoop() {
+  while (true) {
+    util::ObjectId id;
+    {
+      std::unique_lock lock(fetch_mu_);
+      prefetch_cv_.wait(lock, [&] { return prefetch_stop_ || !prefetch_queue_.empty(); });
+      if (prefetch_stop_) return;
+      id = prefetch_queue_.front();
+      prefetch_queue_.pop_front();
+      prefetch_queued_.erase(id);
+    }
+    if (cache_->Contains(id)) continue;
+    auto sealed = FetchSealed(id);
+    if (!sealed.ok()) spdlog::debug("readahead of block {}: {}", id.Hex(), sealed.error().message);
+  }
+}
+
+}  // namespace shardfs::core

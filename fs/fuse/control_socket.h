@@ -1,0 +1,61 @@
+// The daemon's control socket, which `shardfs status`, `shardfs sync` and `shardfs unmount`
+// talk to: an abstract Unix socket "\0shardfs/control/MAJOR:MINOR" named after the mount (like
+// daemon_socket.h). Only the daemon's own user and root may connect (SO_PEERCRED), and the
+// client checks the server is the mount's daemon the same way. Protocol: the client sends one
+// line, "status" or "sync"; the server answers with JSON lines and closes: "status" one object
+// (docs/control.md), "sync" seals everything written, then sends a progress object every
+// 250 ms until nothing is left to upload, then {"done":true}. Thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fs/filesystem.h"
+#include "fs/util/result.h"
+
+namespace shardfs::fuse {
+
+std::string ControlSocketName(uint32_t major, uint32_t minor);
+
+// DriveStatus <-> one line of JSON.
+std::string StatusToJson(const core::DriveStatus& st);
+util::Result<core::DriveStatus> StatusFromJson(std::string_view line);
+
+class ControlServer {
+ public:
+  // fs must outlive the server.
+  static util::Result<std::unique_ptr<ControlServer>> Start(core::Filesystem& fs, uint32_t major,
+                                                            uint32_t minor);
+  // Stops listening, ends streams in progress (they get an "unmounting" error line), joins.
+  ~ControlServer();
+
+ private:
+  ControlServer(core::Filesystem& fs, int listen_fd, int wake_fd[2]);
+  void AcceptLoop();
+  void Serve(int fd);
+
+  core::Filesystem& fs_;
+  int listen_fd_;
+  int wake_read_, wake_write_;  // a byte here ends the accept loop
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;  // guards handlers_
+  std::vector<std::thread> handlers_;
+  std::thread acceptor_;
+};
+
+// Sends request to the daemon of mount major:minor and calls on_line for each line of the
+// answer. kNotFound when no daemon listens, kPermission when the server is not owned by
+// expected_uid (or root).
+util::Status ControlRequest(uint32_t major, uint32_t minor, uid_t expected_uid,
+                            std::string_view request,
+                            const std::function<util::Status(std::string_view line)>& on_line);
+
+}  // namespace shardfs::fuse
