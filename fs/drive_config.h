@@ -52,7 +52,7 @@ struct DriveConfig {
   ErasureCoding erasure;
   StoreSpec store;
   std::vector<NodeSpec> nodes;  // store kind kNodes: at least K+M of them
-  std::string cache_dir;  // absolute
+  std::string cache_dir;        // absolute
   uint64_t cache_size = kDefaultCacheSize;
   bool operator==(const DriveConfig&) const = default;
 };

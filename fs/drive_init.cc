@@ -96,8 +96,8 @@ Result<InitResult> CreateDrive(InitRequest req, const util::Clock& clock) {
   }
   for (const NodeSpec& node : config.nodes) {
     if (node.IsDir()) {
-      SHARDFS_TRY(MakeDataDir(node.endpoint.substr(4), "directory of node " + node.id,
-                              "the node list"));
+      SHARDFS_TRY(
+          MakeDataDir(node.endpoint.substr(4), "directory of node " + node.id, "the node list"));
     }
   }
   SHARDFS_TRY(MakeDataDir(config.cache_dir, "cache directory", "--cache-dir"));

@@ -518,8 +518,8 @@ Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir,
                                                    const util::SecretBytes& name_key) {
   cache::KvStore::Options o;
   o.dir = dir;
-  o.tables = {"inodes", "dirents", "blocks",  "xattrs",    "orphans",
-              "uploads", "garbage", "state", "placements"};
+  o.tables = {"inodes",  "dirents", "blocks", "xattrs",    "orphans",
+              "uploads", "garbage", "state",  "placements"};
   SHARDFS_ASSIGN_OR_RETURN(auto kv, cache::KvStore::Open(o));
   return std::unique_ptr<MetaStore>(
       new MetaStore(std::move(kv), meta_key.Clone(), name_key.Clone()));

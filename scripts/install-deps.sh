@@ -19,7 +19,7 @@ PACKAGES=(
   # format check (scripts/check-format.sh)
   clang-format
   # programs the tests run on a real mount (tests/fstest) and the benchmarks use
-  rsync git sqlite3 tar attr util-linux procps bc
+  rsync git sqlite3 tar attr util-linux procps bc python3
   # real S3 clients that check shardfs-node, and a real S3 server (Ceph RGW) for the client
   s3cmd rclone ceph-mon ceph-osd radosgw ceph-common uuid-runtime
 )

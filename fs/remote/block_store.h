@@ -19,9 +19,9 @@ namespace shardfs::remote {
 
 // What `shardfs status` shows about one node.
 struct NodeStatus {
-  std::string name;      // the node's id in the drive config ("node1")
-  std::string endpoint;  // ShardStore::Describe()
-  bool healthy = true;   // false while recent calls fail; retried in the background
+  std::string name;            // the node's id in the drive config ("node1")
+  std::string endpoint;        // ShardStore::Describe()
+  bool healthy = true;         // false while recent calls fail; retried in the background
   double latency_ms = 0;       // moving average of successful calls
   double error_rate = 0;       // moving average, 0..1
   uint64_t shards_stored = 0;  // Puts that succeeded since start

@@ -51,8 +51,8 @@ util::Status ValidateObjectName(std::string_view name) {
 }
 
 util::Result<util::Bytes> ShardStore::GetRangeCancellable(std::string_view name, uint64_t offset,
-                                                       uint64_t length,
-                                                       const util::CancelToken& cancel) {
+                                                          uint64_t length,
+                                                          const util::CancelToken& cancel) {
   if (cancel.cancelled()) return util::MakeError(util::Errc::kUnavailable, "cancelled");
   auto data = GetRange(name, offset, length);
   if (cancel.cancelled()) return util::MakeError(util::Errc::kUnavailable, "cancelled");

@@ -260,7 +260,13 @@ TEST_F(CliTest, BadOptionsNameTheOption) {
   RunOutcome name = Init("../evil");
   EXPECT_EQ(name.exit_code, 1);
   EXPECT_THAT(name.err, HasSubstr("drive name"));
-  EXPECT_EQ(Run({"init", "d", "--password-file", root_ + "/pw"}).exit_code, 2);  // no --store
+  RunOutcome neither = Run({"init", "d", "--password-file", root_ + "/pw"});
+  EXPECT_EQ(neither.exit_code, 1);
+  EXPECT_THAT(neither.err, HasSubstr("give either --nodes FILE"));
+  RunOutcome both = Run({"init", "d", "--store", "dir:" + root_ + "/s", "--nodes",
+                         root_ + "/nodes.conf", "--password-file", root_ + "/pw"});
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_THAT(both.err, HasSubstr("give either --nodes FILE"));
   EXPECT_FALSE(util::PathExists(root_ + "/cfg/drives/d"));
 }
 
