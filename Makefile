@@ -17,9 +17,9 @@ ASAN_WERROR ?= $(WERROR)
 
 # The test executables defined in tests/CMakeLists.txt: add a new one here, or the sanitizer
 # build would not build it (`make test` stops and says so).
-TEST_BINARIES := util_test crypto_test cache_test remote_test core_test fuse_test cli_test
+TEST_BINARIES := util_test crypto_test cache_test remote_test core_test fuse_test cli_test s3_test node_test
 # What the sanitizer build builds: the tests and the programs they run.
-ASAN_TARGETS := $(TEST_BINARIES) shardfs
+ASAN_TARGETS := $(TEST_BINARIES) shardfs shardfs-node
 
 FORMAT_DIRS := $(wildcard fs cli node tests bench)
 

@@ -1,5 +1,7 @@
 #include "cli/commands.h"
 
+#include "fs/drive_fs.h"
+
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -133,6 +135,10 @@ Result<core::DriveConfig> BuildConfig(const CommonOptions& common, const InitOpt
 Status RunInit(const CommonOptions& common, const InitOptions& o) {
   core::InitRequest req;
   SHARDFS_ASSIGN_OR_RETURN(req.config, BuildConfig(common, o));
+  if (!req.config.nodes.empty()) {
+    auto ready = core::PrepareNodes(req.config);
+    if (!ready.ok()) return ready.error().WithContext("the nodes are not ready for a drive");
+  }
   SHARDFS_ASSIGN_OR_RETURN(req.config_dir, ConfigDir(common));
   SHARDFS_ASSIGN_OR_RETURN(req.kdf, ParseKdf(o.kdf));
   if (o.mnemonic_file && !o.restore) {

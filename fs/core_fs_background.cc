@@ -226,17 +226,33 @@ uint64_t CoreFs::PendingUploads() {
 Status CoreFs::WaitForUploads() {
   auto lock = Lock();
   work_cv_.notify_all();
+  const auto patience =
+      std::chrono::seconds(std::max<uint32_t>(1, options_.unmount_patience_seconds));
+  uint64_t last_uploaded = uploaded_bytes_;
+  auto last_progress = std::chrono::steady_clock::now();
   while (true) {
-    bool any = false;
+    uint64_t pending = 0;
     auto txn = meta_->Read();
     if (!txn.ok()) return txn.error();
     SHARDFS_TRY((*txn)->ScanUploads([&](const util::ObjectId&, uint64_t) {
-      any = true;
-      return false;
+      ++pending;
+      return true;
     }));
     txn->reset();
-    if (!any) return util::Ok();
+    if (pending == 0) return util::Ok();
     if (stopping_) return MakeError(Errc::kUnavailable, "stopped with uploads pending");
+    const auto now = std::chrono::steady_clock::now();
+    if (uploaded_bytes_ != last_uploaded) {
+      last_uploaded = uploaded_bytes_;
+      last_progress = now;
+    } else if (now - last_progress >= patience && !last_upload_error_.ok()) {
+      // The nodes are not taking anything: do not hold the unmount (or a shutdown) hostage.
+      // The blocks stay pinned in the cache and upload at the next mount.
+      return MakeError(Errc::kUnavailable,
+                       fmt::format("{} blocks could not be uploaded ({}); they are safe in the "
+                                   "local cache and will upload at the next mount",
+                                   pending, last_upload_error_.error().message));
+    }
     uploaded_cv_.wait_for(lock, std::chrono::seconds(1));
   }
 }

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -14,6 +16,7 @@
 #include "fs/meta_store.h"
 #include "fs/remote/dir_store.h"
 #include "fs/remote/erasure_store.h"
+#include "fs/remote/s3_store.h"
 #include "fs/remote/whole_block_store.h"
 #include "fs/util/encoding.h"
 #include "fs/util/files.h"
@@ -46,9 +49,17 @@ Result<int> LockCacheDir(const DriveConfig& config) {
   return fd;
 }
 
-Result<std::unique_ptr<remote::ShardStore>> OpenS3Node(const NodeSpec& node) {
-  return MakeError(Errc::kUnsupported,
-                   fmt::format("node '{}': S3 endpoints are not wired yet", node.id));
+Result<std::unique_ptr<remote::S3Store>> OpenS3Node(const NodeSpec& node) {
+  remote::S3Options o;
+  o.endpoint = node.endpoint;
+  o.bucket = node.bucket;
+  o.access_key = node.access_key;
+  o.secret_key = util::SecretBytes(node.secret_key.size());
+  std::memcpy(o.secret_key.data(), node.secret_key.data(), node.secret_key.size());
+  o.region = node.region;
+  auto store = remote::S3Store::Open(std::move(o));
+  if (!store.ok()) return store.error().WithContext(fmt::format("node '{}'", node.id));
+  return std::move(store).value();
 }
 
 // One node's store: a local directory, or an S3 endpoint (shardfs-node or any S3 server).
@@ -58,7 +69,8 @@ Result<std::unique_ptr<remote::ShardStore>> OpenNodeStore(const NodeSpec& node) 
     if (!dir.ok()) return dir.error().WithContext(fmt::format("node '{}'", node.id));
     return std::unique_ptr<remote::ShardStore>(std::move(dir).value());
   }
-  return OpenS3Node(node);
+  SHARDFS_ASSIGN_OR_RETURN(auto s3, OpenS3Node(node));
+  return std::unique_ptr<remote::ShardStore>(std::move(s3));
 }
 
 struct RemoteStack {
@@ -97,6 +109,23 @@ Result<RemoteStack> OpenRemote(const DriveConfig& config, const crypto::DriveKey
 }
 
 }  // namespace
+
+util::Status PrepareNodes(const DriveConfig& config) {
+  std::vector<std::thread> threads;
+  std::vector<util::Status> results(config.nodes.size(), util::Ok());
+  for (size_t i = 0; i < config.nodes.size(); ++i) {
+    const NodeSpec& node = config.nodes[i];
+    if (node.IsDir()) continue;
+    threads.emplace_back([&node, &result = results[i]] {
+      auto store = OpenS3Node(node);
+      result = store.ok() ? (*store)->CreateBucketIfMissing() : util::Status(store.error());
+      if (!result.ok()) result = result.error().WithContext(fmt::format("node '{}'", node.id));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const util::Status& r : results) SHARDFS_TRY(r);
+  return util::Ok();
+}
 
 Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
                                                         const FsOptions& options) {

@@ -25,7 +25,14 @@ struct FsOptions {
   uint32_t upload_threads = 4;
   // Blocks fetched ahead of a sequential reader at once.
   uint32_t prefetch_threads = 4;
+  // Unmount waits for pending uploads, but gives up after this long without any upload
+  // succeeding while the store fails (the blocks stay in the cache for the next mount).
+  uint32_t unmount_patience_seconds = 120;
 };
+
+// Makes each S3 node of the config ready for the drive: reachable, credentials accepted, bucket
+// there (created if missing). `shardfs init --nodes` calls it before writing anything.
+util::Status PrepareNodes(const DriveConfig& config);
 
 util::Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
                                                               const FsOptions& options);

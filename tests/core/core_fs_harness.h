@@ -1,5 +1,6 @@
 // A CoreFs over real LMDB and block-cache directories in a temporary folder and an in-memory
-// store the test can inspect and break (FaultyStore over MemStore). Remount() closes and
+// store the test can inspect and break (FaultyStore over MemStore), or, with erasure_nodes > 0,
+// an ErasureStore (4+2 when there are 6) over that many such stores. Remount() closes and
 // reopens the filesystem over the same state, as an unmount and mount would. Test-only.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include "fs/core_fs.h"
 #include "fs/crypto/keys.h"
 #include "fs/meta_store.h"
+#include "fs/remote/erasure_store.h"
 #include "fs/remote/testing/faulty_store.h"
 #include "fs/remote/testing/mem_store.h"
 #include "fs/remote/whole_block_store.h"
@@ -24,8 +26,11 @@ namespace shardfs::core {
 class CoreFsHarness {
  public:
   explicit CoreFsHarness(uint64_t block_size = 4096, uint64_t cache_size = 1 << 20,
-                         uint64_t memory_budget = 1 << 20)
-      : block_size_(block_size), cache_size_(cache_size), memory_budget_(memory_budget) {
+                         uint64_t memory_budget = 1 << 20, int erasure_nodes = 0)
+      : block_size_(block_size),
+        cache_size_(cache_size),
+        memory_budget_(memory_budget),
+        node_mems_(static_cast<size_t>(erasure_nodes)) {
     char tmpl[] = "/tmp/shardfs-corefs-XXXXXX";
     dir_ = mkdtemp(tmpl);
     util::SecretBytes seed(64);
@@ -46,6 +51,29 @@ class CoreFsHarness {
     if (!cache.ok()) return cache.error();
     auto faulty = std::make_unique<remote::testing::FaultyStore>(&mem_);
     faulty_ = faulty.get();
+    std::unique_ptr<remote::BlockStore> block_store;
+    std::vector<std::unique_ptr<remote::ShardStore>> node_stores;
+    if (node_mems_.empty()) {
+      block_store = std::make_unique<remote::WholeBlockStore>(std::move(faulty));
+    } else {
+      std::vector<remote::ErasureNode> nodes;
+      node_faults_.clear();
+      for (size_t i = 0; i < node_mems_.size(); ++i) {
+        auto f = std::make_unique<remote::testing::FaultyStore>(&node_mems_[i], i + 1);
+        node_faults_.push_back(f.get());
+        nodes.push_back({"node" + std::to_string(i + 1), f.get()});
+        node_stores.push_back(std::move(f));
+      }
+      remote::ErasureOptions o;
+      o.k = static_cast<int>(node_mems_.size()) - 2;
+      o.m = 2;
+      o.shard_name = [](std::string_view block, int i) {
+        return std::string(block) + "-" + std::to_string(i);
+      };
+      auto es = remote::ErasureStore::Create(std::move(nodes), std::move(o));
+      if (!es.ok()) return es.error();
+      block_store = std::move(es).value();
+    }
     CoreFs::Deps deps;
     deps.config.name = "test";
     deps.config.block_size = block_size_;
@@ -53,7 +81,8 @@ class CoreFsHarness {
     deps.keys = std::move(keys).value();
     deps.meta = std::move(meta).value();
     deps.cache = std::move(cache).value();
-    deps.store = std::make_unique<remote::WholeBlockStore>(std::move(faulty));
+    deps.node_stores = std::move(node_stores);
+    deps.store = std::move(block_store);
     deps.clock = std::make_shared<util::SystemClock>();
     deps.options.memory_budget_bytes = memory_budget_;
     deps.root_uid = 0;
@@ -68,6 +97,7 @@ class CoreFsHarness {
     }
     fs_.reset();
     faulty_ = nullptr;
+    node_faults_.clear();
   }
   void Remount() {
     Unmount();
@@ -79,6 +109,9 @@ class CoreFsHarness {
   CoreFs& fs() { return *fs_; }
   remote::testing::MemStore& store() { return mem_; }
   remote::testing::FaultyStore& faults() { return *faulty_; }
+  // Erasure mode: node i's fault injector and its objects.
+  remote::testing::FaultyStore& node_faults(size_t i) { return *node_faults_.at(i); }
+  remote::testing::MemStore& node_store(size_t i) { return node_mems_.at(i); }
   const std::string& dir() const { return dir_; }
   uint64_t block_size() const { return block_size_; }
 
@@ -88,6 +121,8 @@ class CoreFsHarness {
   util::SecretBytes keys_seed_;
   remote::testing::MemStore mem_;
   remote::testing::FaultyStore* faulty_ = nullptr;
+  std::vector<remote::testing::MemStore> node_mems_;
+  std::vector<remote::testing::FaultyStore*> node_faults_;
   std::unique_ptr<CoreFs> fs_;
 };
 
