@@ -145,6 +145,9 @@ Result<CoreFs::Node*> CoreFs::GetNode(uint64_t ino) {
   }
   auto node = std::make_unique<Node>();
   node->rec = std::move(rec).value();
+  // A seal still in flight for a forgotten copy of this inode can only be of a buffer a
+  // truncate dropped: it must stay stale, as it was for that copy.
+  node->trunc_gen = node->rec.block_gen;
   Node* raw = node.get();
   nodes_.emplace(ino, std::move(node));
   return raw;

@@ -152,6 +152,9 @@ class CoreFs final : public Filesystem {
     uint64_t ino = 0;
     uint64_t index = 0;
     uint64_t version = 0;
+    // Handed out when the snapshot is taken, under mu_: a higher generation is a newer snapshot
+    // even when the seals finish in another order (a thread may hold several jobs).
+    uint64_t generation = 0;
     std::shared_ptr<const util::Bytes> plain;  // the buffer's frozen data
     uint32_t length = 0;                       // valid bytes of it
   };

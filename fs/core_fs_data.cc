@@ -147,6 +147,8 @@ std::vector<CoreFs::SealJob> CoreFs::TakeDirty(Node* n, bool only_full) {
     job.ino = n->rec.ino;
     job.index = index;
     job.version = b.version;
+    job.generation = n->rec.block_gen++;
+    n->rec_dirty = true;
     job.plain = b.data;  // frozen until the seal is done: writers copy (MutableData)
     job.length = b.length;
     b.sealing = b.version;
@@ -177,11 +179,9 @@ Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
   auto it = nodes_.find(job.ino);
   if (it == nodes_.end()) return util::Ok();  // deleted meanwhile
   Node* n = it->second.get();
-  // Generations are handed out under mu_, in snapshot order: a higher one is newer.
   BlockRef ref;
-  ref.generation = n->rec.block_gen++;
+  ref.generation = job.generation;
   ref.length = job.length;
-  n->rec_dirty = true;
   util::SecretBytes key = n->rec.file_key.Clone();
   lock.unlock();
   Status sealed = crypto::FillRandom(ref.id.bytes);
