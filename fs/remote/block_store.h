@@ -25,7 +25,7 @@ struct NodeStatus {
   double latency_ms = 0;       // moving average of successful calls
   double error_rate = 0;       // moving average, 0..1
   uint64_t shards_stored = 0;  // Puts that succeeded since start
-  uint64_t bad_shards = 0;     // checksum mismatches seen since start
+  uint64_t bad_shards = 0;     // shards found damaged or missing since start
   std::string last_error;      // empty when none
 };
 

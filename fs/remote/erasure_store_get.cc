@@ -67,13 +67,16 @@ void ErasureStore::StartFetch(const std::shared_ptr<Fetch>& fetch, int shard) {
             health->RecordSuccess(node, elapsed);
             done.data = std::move(got).value();
           }
-        } else if (fetch->cancel.cancelled()) {
+        } else if (util::IsCancelledError(got.error())) {
           health->RecordAbandoned(node, elapsed);
           return;
         } else if (got.code() == Errc::kNotFound) {
-          health->RecordSuccess(node, elapsed);  // the node answered; the shard is gone
+          // The node answered, but lost a shard it had stored: as bad as a damaged one.
           done.outcome = Outcome::kMissing;
           done.why = fmt::format("shard {} is missing", shard);
+          health->RecordBadShard(node, done.why);
+          spdlog::warn("node {} lost a shard: block {} {} (object {})", label, fetch->block,
+                       done.why, fetch->names[i]);
         } else {
           health->RecordFailure(node, got.error().message);
           done.outcome = Outcome::kUnreachable;

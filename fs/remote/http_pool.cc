@@ -274,7 +274,7 @@ class HttpPool::Exchange : public std::enable_shared_from_this<Exchange> {
     Fail(Errc::kUnavailable, fmt::format("error while {}: {}", doing, ec.message()));
   }
 
-  void Cancelled() { Fail(Errc::kUnavailable, "cancelled"); }
+  void Cancelled() { Fail(util::CancelledError().code, std::string(util::kCancelledMessage)); }
 
   void Fail(Errc code, std::string message) {
     Outcome out;
@@ -354,7 +354,7 @@ util::Result<std::shared_ptr<HttpPool::Connection>> HttpPool::Checkout(
       ++open_;
       return std::make_shared<Connection>(ioc_, tls_.get());
     }
-    if (cancel.cancelled()) return MakeError(Errc::kUnavailable, "cancelled");
+    if (cancel.cancelled()) return util::CancelledError();
     if (now >= give_up) {
       return MakeError(Errc::kUnavailable,
                        fmt::format("all {} connections stayed busy for {} ms",
@@ -398,7 +398,7 @@ util::Result<HttpResponse> HttpPool::SendOn(const std::shared_ptr<Connection>& c
 
 util::Result<HttpResponse> HttpPool::Send(const HttpRequest& request,
                                           const util::CancelToken& cancel) {
-  if (cancel.cancelled()) return MakeError(Errc::kUnavailable, "cancelled");
+  if (cancel.cancelled()) return util::CancelledError();
   SHARDFS_ASSIGN_OR_RETURN(std::shared_ptr<Connection> conn, Checkout(cancel));
   bool reusable = false;
   bool stale = false;

@@ -177,6 +177,10 @@ util::Result<S3Store::Reply> S3Store::Execute(
       ++retries_;
     }
     SleepUnlessCancelled(Backoff(attempt - 1, options_.backoff_base, options_.backoff_max), cancel);
+    if (cancel.cancelled()) {  // while waiting to retry: the failure stands, not "cancelled"
+      return Context(reply, fmt::format("node {}: {} {} ({} attempts)", endpoint_url_, method,
+                                        path, attempt));
+    }
   }
 }
 
@@ -253,9 +257,9 @@ util::Result<Bytes> S3Store::GetRange(std::string_view name, uint64_t offset, ui
 
 util::Result<Bytes> S3Store::GetRangeCancellable(std::string_view name, uint64_t offset,
                                                  uint64_t length, const util::CancelToken& cancel) {
-  auto data = FetchRange(name, offset, length, cancel);
-  if (cancel.cancelled()) return MakeError(Errc::kUnavailable, "cancelled");
-  return data;
+  // A failure seen before the cancel (a refused connection, a 5xx) is returned as it is: the
+  // caller keeps node health by it.
+  return FetchRange(name, offset, length, cancel);
 }
 
 util::Result<Bytes> S3Store::FetchRange(std::string_view name, uint64_t offset, uint64_t length,

@@ -53,9 +53,10 @@ util::Status ValidateObjectName(std::string_view name) {
 util::Result<util::Bytes> ShardStore::GetRangeCancellable(std::string_view name, uint64_t offset,
                                                           uint64_t length,
                                                           const util::CancelToken& cancel) {
-  if (cancel.cancelled()) return util::MakeError(util::Errc::kUnavailable, "cancelled");
+  if (cancel.cancelled()) return util::CancelledError();
   auto data = GetRange(name, offset, length);
-  if (cancel.cancelled()) return util::MakeError(util::Errc::kUnavailable, "cancelled");
+  // Data no one waits for any more is dropped; a failure stands (callers keep health by it).
+  if (data.ok() && cancel.cancelled()) return util::CancelledError();
   return data;
 }
 

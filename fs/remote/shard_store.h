@@ -36,7 +36,8 @@ class ShardStore {
   // length bytes from offset (fewer at the end of the object).
   virtual util::Result<util::Bytes> GetRange(std::string_view name, uint64_t offset,
                                              uint64_t length) = 0;
-  // The same, giving up with kUnavailable ("cancelled") once cancel fires. Network stores
+  // The same, giving up with util::CancelledError() once cancel fires; a failure that happened
+  // before stays that failure (it says something about the node). Network stores
   // override it to abort the request in flight; the default checks the token before and after.
   virtual util::Result<util::Bytes> GetRangeCancellable(std::string_view name, uint64_t offset,
                                                         uint64_t length,

@@ -11,8 +11,20 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
+
+#include "fs/util/result.h"
 
 namespace shardfs::util {
+
+// What a cancellable call returns when it gave up because its token fired (kUnavailable).
+inline constexpr std::string_view kCancelledMessage = "cancelled";
+inline Error CancelledError() { return Error{Errc::kUnavailable, std::string(kCancelledMessage)}; }
+// True for CancelledError(), also with context added in front: the call was abandoned, which
+// says nothing about the health of whatever it talked to.
+inline bool IsCancelledError(const Error& e) {
+  return e.code == Errc::kUnavailable && std::string_view(e.message).ends_with(kCancelledMessage);
+}
 
 namespace internal {
 struct CancelState {

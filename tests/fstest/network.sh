@@ -106,7 +106,7 @@ devnet_up() {
 }
 nodes_up_count() { "$sfs" devnet status --dir "$dev" | grep -c ' up$' || true; }
 # Each node's status line: "node health latency errors shards bad endpoint".
-node_status_field() {  # node_status_field NODE COLUMN(5=shards, 6=bad, 4=errors, 2=health)
+node_status_field() {  # node_status_field NODE COLUMN(5=stored, 6=bad, 4=errors, 2=health)
   "$sfs" status "$mnt" | awk -v n="$1" -v c="$2" '$1 == n { print $c; found = 1 } END { exit !found }'
 }
 # Objects of a node: every file under its buckets' objects/ directories.
@@ -338,6 +338,9 @@ check_all "with $corrupt corrupt and $wiped wiped"
 bad=$(node_status_field "$corrupt" 6) || fail "no status line for $corrupt"
 say "shardfs status: $corrupt bad=$bad errors=$(node_status_field "$corrupt" 4); $wiped bad=$(node_status_field "$wiped" 6) errors=$(node_status_field "$wiped" 4)"
 [[ $bad =~ ^[0-9]+$ ]] && ((bad > 0)) || fail "shardfs status reports no bad shards ('$bad') for $corrupt"
+lost=$(node_status_field "$wiped" 6) || fail "no status line for $wiped"
+[[ $lost =~ ^[0-9]+$ ]] && ((lost > 0)) || fail "shardfs status reports no missing shards ('$lost') for $wiped"
+[[ $(node_status_field "$corrupt" 2) == damaged ]] || fail "shardfs status does not call $corrupt damaged"
 # Put the nodes' data back (merged: anything repair wrote there since stays).
 signal_nodes TERM "$corrupt" "$wiped"
 for id in "$corrupt" "$wiped"; do cp -a "$home/backup-$id/." "$dev/$id/data/"; rm -rf "$home/backup-$id"; done

@@ -1,10 +1,12 @@
 // ErasureStore under faults: any two of six nodes may be down, slow, lying or wiped and every
 // block still reads back exactly; past that, Get fails cleanly and never returns wrong bytes.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fs/remote/location_record.h"
@@ -117,6 +119,43 @@ TEST_F(ErasureStoreTest, ShardsWipedOnTwoNodes) {
   auto loc = store->Put("gone", Block(3000, 7));
   for (int i : {1, 3, 4}) Wipe(i);
   EXPECT_EQ(store->Get("gone", *loc).code(), Errc::kCorrupt);  // lost, not "try later"
+}
+
+TEST_F(ErasureStoreTest, LostShardsAreCountedAgainstTheirNode) {
+  auto store = Make();
+  const Bytes block = Block(20000, 9);
+  auto loc = store->Put("blk", block);
+  ASSERT_TRUE(loc.ok());
+  const int loser = Holder(*loc, 0);  // a data shard: asked first
+  Wipe(loser);
+  ExpectReads(*store, "blk", *loc, block);
+  for (const NodeStatus& s : store->Nodes()) {
+    if (s.name == "node" + std::to_string(loser)) {
+      EXPECT_GE(s.bad_shards, 1u);
+      EXPECT_THAT(s.last_error, ::testing::HasSubstr("missing"));
+    } else {
+      EXPECT_EQ(s.bad_shards, 0u) << s.name;
+    }
+  }
+}
+
+// A dead node whose failure arrives only after the other shards decoded the block (the hedged
+// read no longer needs it) still counts as failing: status must be able to show it down.
+TEST_F(ErasureStoreTest, FailuresAfterTheReadIsDecodedStillCount) {
+  auto store = Make();
+  const Bytes block = Block(20000, 10);
+  auto loc = store->Put("blk", block);
+  ASSERT_TRUE(loc.ok());
+  const int dead = Holder(*loc, 0);  // a data shard: asked on every read
+  Node(dead).Drop();
+  Node(dead).SetLatency(milliseconds(30));
+  for (int i = 0; i < 3; ++i) ExpectReads(*store, "blk", *loc, block);
+  std::this_thread::sleep_for(milliseconds(200));  // the late failures land
+  for (const NodeStatus& s : store->Nodes()) {
+    if (s.name != "node" + std::to_string(dead)) continue;
+    EXPECT_GT(s.error_rate, 0) << s.name;
+    EXPECT_FALSE(s.last_error.empty()) << s.name;
+  }
 }
 
 TEST_F(ErasureStoreTest, ASlowNodeDoesNotSlowGets) {
