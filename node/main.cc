@@ -2,8 +2,10 @@
 // the S3 subset documented in docs/node.md. main reads the config, applies the command-line
 // overrides, opens the data directory and runs the server until SIGTERM or SIGINT. Exit codes:
 // 0 clean shutdown, 1 a startup error (one "shardfs-node: error:" line), 2 bad usage.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -12,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -42,8 +45,17 @@ int Run(NodeConfig config) {
   {
     // Declared after the store and the handler, so it is destroyed first: connections still
     // pending are dropped (their uploads aborted) while the store is alive.
-    boost::asio::io_context ioc(config.threads);
-    shardfs::node::Server server(ioc, handler);
+    // The acceptor and signals on ioc; connections spread over one io_context per thread.
+    boost::asio::io_context ioc(1);
+    std::vector<std::unique_ptr<boost::asio::io_context>> contexts;
+    std::vector<boost::asio::io_context*> connection_contexts;
+    std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
+    for (int i = 0; i < std::max(1, config.threads); ++i) {
+      contexts.push_back(std::make_unique<boost::asio::io_context>(1));
+      connection_contexts.push_back(contexts.back().get());
+      guards.push_back(boost::asio::make_work_guard(*contexts.back()));
+    }
+    shardfs::node::Server server(ioc, handler, connection_contexts);
     auto port = server.Listen(*address);
     if (!port.ok()) return Fail(port.error().message);
     spdlog::info("listening on {}:{} (region {}, {} key(s), data {})", address->host, *port,
@@ -54,10 +66,12 @@ int Run(NodeConfig config) {
       spdlog::info("signal {}: shutting down; uploads in progress are abandoned", signo);
       server.Stop();
       ioc.stop();
+      for (auto& ctx : contexts) ctx->stop();
     });
     std::vector<std::thread> threads;
-    for (int i = 1; i < config.threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+    for (auto& ctx : contexts) threads.emplace_back([c = ctx.get()] { c->run(); });
     ioc.run();
+    for (auto& ctx : contexts) ctx->stop();
     for (std::thread& t : threads) t.join();
   }
   spdlog::info("stopped");

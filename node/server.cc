@@ -22,6 +22,7 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 
 constexpr size_t kChunk = 256 * 1024;
+constexpr size_t kReadBuffer = 128 * 1024;
 constexpr uint64_t kDrainBeforeReply = 64 << 20;  // larger unread bodies: reply, then drain
 constexpr uint64_t kMaxLingerDrain = uint64_t{1} << 40;
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
@@ -31,7 +32,11 @@ std::atomic<uint64_t> request_counter{0};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, S3Handler& handler) : stream_(std::move(socket)), handler_(handler) {}
+  Session(tcp::socket socket, S3Handler& handler) : stream_(std::move(socket)), handler_(handler) {
+    // Beast reads at most the buffer's free capacity at a time: without room, a body arrives in
+    // reads of a few KiB, each a syscall, a timer update and a handler.
+    buffer_.reserve(kReadBuffer);
+  }
 
   void Start() { ReadHeader(); }
 
@@ -269,8 +274,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-Server::Server(net::io_context& ioc, S3Handler& handler)
-    : ioc_(ioc), handler_(handler), acceptor_(net::make_strand(ioc)) {}
+Server::Server(net::io_context& ioc, S3Handler& handler,
+               std::vector<net::io_context*> connection_contexts)
+    : ioc_(ioc),
+      handler_(handler),
+      connection_contexts_(std::move(connection_contexts)),
+      acceptor_(net::make_strand(ioc)) {
+  if (connection_contexts_.empty()) connection_contexts_.push_back(&ioc_);
+}
 
 util::Result<uint16_t> Server::Listen(const ListenAddress& address) {
   beast::error_code ec;
@@ -304,7 +315,8 @@ void Server::Stop() {
 }
 
 void Server::Accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+  net::io_context& ctx = *connection_contexts_[next_context_++ % connection_contexts_.size()];
+  acceptor_.async_accept(net::make_strand(ctx), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
       beast::error_code ignored;
