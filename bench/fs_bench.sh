@@ -45,7 +45,7 @@ mount_fs() {
     shardfs) "$shardfs" mount bench "$mnt" >/dev/null ;;
     # writeback on: the faster of its two configurations, so the stronger reference.
     # passthrough_ll holds a file descriptor per inode it has seen: raise the limit first.
-    passthru) (ulimit -n 1048576 && "$pt_bin" -o source="$work/pt-src",writeback "$mnt")
+    passthru) (ulimit -n "$(ulimit -Hn)" && "$pt_bin" -o source="$work/pt-src",writeback "$mnt")
               for _ in $(seq 50); do findmnt -rn "$mnt" >/dev/null && break; sleep 0.1; done ;;
     ext4) ;;
   esac

@@ -64,8 +64,11 @@ void PrintStatus(const fuse::MountEntry& m, const core::DriveStatus& st) {
              "stored", "bad", "endpoint");
   for (const auto& n : st.nodes) {
     fmt::print("  {:<12} {:<8} {:>8.1f}ms {:>6.1f}% {:>8} {:>6}  {}{}\n", n.name,
-               !n.healthy ? "DOWN" : n.bad_shards > 0 ? "damaged" : "ok", n.latency_ms, n.error_rate * 100, n.shards_stored,
-               n.bad_shards, n.endpoint, n.last_error.empty() ? "" : "  (" + n.last_error + ")");
+               !n.healthy         ? "DOWN"
+               : n.bad_shards > 0 ? "damaged"
+                                  : "ok",
+               n.latency_ms, n.error_rate * 100, n.shards_stored, n.bad_shards, n.endpoint,
+               n.last_error.empty() ? "" : "  (" + n.last_error + ")");
   }
 }
 

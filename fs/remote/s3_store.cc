@@ -178,8 +178,8 @@ util::Result<S3Store::Reply> S3Store::Execute(
     }
     SleepUnlessCancelled(Backoff(attempt - 1, options_.backoff_base, options_.backoff_max), cancel);
     if (cancel.cancelled()) {  // while waiting to retry: the failure stands, not "cancelled"
-      return Context(reply, fmt::format("node {}: {} {} ({} attempts)", endpoint_url_, method,
-                                        path, attempt));
+      return Context(
+          reply, fmt::format("node {}: {} {} ({} attempts)", endpoint_url_, method, path, attempt));
     }
   }
 }

@@ -49,24 +49,9 @@ now_ms() { date +%s%3N; }
 
 # ---- devnet helpers ------------------------------------------------------------------------
 
-# The pid devnet.json records for node id $1 (nodes restarted by `devnet up` get new pids).
-node_pid() {
-  python3 - "$dev/devnet.json" "$1" <<'EOF'
-import json, sys
-for n in json.load(open(sys.argv[1]))["nodes"]:
-    if n["id"] == sys.argv[2]:
-        print(n.get("pid") or "")
-EOF
-}
-node_ids() { python3 -c 'import json,sys; print(" ".join(n["id"] for n in json.load(open(sys.argv[1]))["nodes"]))' "$dev/devnet.json"; }
-# Is pid $1 a live process (not gone, not a zombie: nothing here reaps the killed nodes)?
-alive() {
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ -n $state && $state != Z && $state != X ]]
-}
-# Is pid $1 one of this devnet's shardfs-node processes (and not a reused pid)?
-our_node() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "$dev/"; }
+# node_pid, node_ids, alive, our_node, nodes_up_count, node_objects
+source "$here/devnet_lib.sh"
+
 # N distinct random node ids, printed one per line.
 pick_nodes() {
   local ids
@@ -104,13 +89,10 @@ devnet_up() {
     [[ -n $pid ]] && alive "$pid" || fail "devnet up: $id is not running"
   done
 }
-nodes_up_count() { "$sfs" devnet status --dir "$dev" | grep -c ' up$' || true; }
 # Each node's status line: "node health latency errors shards bad endpoint".
 node_status_field() {  # node_status_field NODE COLUMN(5=stored, 6=bad, 4=errors, 2=health)
   "$sfs" status "$mnt" | awk -v n="$1" -v c="$2" '$1 == n { print $c; found = 1 } END { exit !found }'
 }
-# Objects of a node: every file under its buckets' objects/ directories.
-node_objects() { find "$dev/$1/data/buckets" -path '*/objects/*' -type f 2>/dev/null; }
 
 # ---- mount helpers -------------------------------------------------------------------------
 
