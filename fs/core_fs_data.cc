@@ -328,7 +328,7 @@ Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::Mu
     }
     const util::Bytes& bytes = *buffer->data;
     const size_t have = in < bytes.size() ? std::min(chunk, bytes.size() - in) : 0;
-    std::memcpy(out.data() + pos, bytes.data() + in, have);
+    if (have > 0) std::memcpy(out.data() + pos, bytes.data() + in, have);  // data() may be null
     std::memset(out.data() + pos + have, 0, chunk - have);
     pos += chunk;
   }
