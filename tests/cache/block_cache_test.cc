@@ -53,6 +53,9 @@ class BlockCacheTest : public ::testing::TestWithParam<uint64_t> {
   TempDir dir_;
 };
 
+// Tests about the block files themselves: only the layout that keeps every block in a file.
+class BlockFileTest : public BlockCacheTest {};
+
 TEST_P(BlockCacheTest, PutGetRoundTrip) {
   auto cache = Open(1 << 20);
   ASSERT_TRUE(cache);
@@ -134,8 +137,7 @@ TEST_P(BlockCacheTest, LruOrderSurvivesReopen) {
 
 // Evicted files are reused for new blocks (overwriting cached pages is much cheaper than fresh
 // ones); a reused file must hold exactly the new block, whatever size it had before.
-TEST_P(BlockCacheTest, ReusedFilesHoldExactlyTheNewBlock) {
-  if (Inline()) GTEST_SKIP() << "about block files";
+TEST_P(BlockFileTest, ReusedFilesHoldExactlyTheNewBlock) {
   auto cache = Open(3 * 4000);
   ASSERT_TRUE(cache);
   for (uint32_t n : {1, 2, 3}) PutOk(*cache, n, false, 4000);
@@ -157,8 +159,7 @@ TEST_P(BlockCacheTest, ReusedFilesHoldExactlyTheNewBlock) {
   ExpectBlock(*cache, 9, 50);
 }
 
-TEST_P(BlockCacheTest, SpareFilesAreBoundedAndGoneAfterClose) {
-  if (Inline()) GTEST_SKIP() << "about block files";
+TEST_P(BlockFileTest, SpareFilesAreBoundedAndGoneAfterClose) {
   auto count_files = [](const std::string& dir) {
     size_t n = 0;
     std::error_code ec;
@@ -351,8 +352,7 @@ TEST_P(BlockCacheTest, ReopenWithSmallerBudgetEvictsCleanBlocks) {
   EXPECT_TRUE(cache->Contains(Id(6)));
 }
 
-TEST_P(BlockCacheTest, GetOfVanishedFileDropsTheEntry) {
-  if (Inline()) GTEST_SKIP() << "about block files";
+TEST_P(BlockFileTest, GetOfVanishedFileDropsTheEntry) {
   auto cache = Open(1 << 20);
   ASSERT_TRUE(cache);
   PutOk(*cache, 1, false);
@@ -415,6 +415,10 @@ TEST(BlockCacheMixedTest, InlineAndFileBlocksLiveTogether) {
 INSTANTIATE_TEST_SUITE_P(Layouts, BlockCacheTest, ::testing::Values(uint64_t{0}, uint64_t{1} << 20),
                          [](const ::testing::TestParamInfo<uint64_t>& p) {
                            return p.param == 0 ? std::string("Files") : std::string("Inline");
+                         });
+INSTANTIATE_TEST_SUITE_P(Layouts, BlockFileTest, ::testing::Values(uint64_t{0}),
+                         [](const ::testing::TestParamInfo<uint64_t>&) {
+                           return std::string("Files");
                          });
 
 }  // namespace

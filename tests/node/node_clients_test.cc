@@ -52,7 +52,8 @@ class NodeClientsTest : public ::testing::Test {
 };
 
 TEST_F(NodeClientsTest, S3cmd) {
-  if (!Have("s3cmd")) GTEST_SKIP() << "s3cmd is not installed (scripts/install-deps.sh)";
+  if (!Have("s3cmd"))
+    GTEST_FAIL() << "s3cmd is not installed (scripts/install-deps.sh installs it)";
   std::ofstream(work_ + "/s3cfg") << "[default]\naccess_key = AK1\nsecret_key = secret-one\n"
                                   << "host_base = " << Endpoint()
                                   << "\nhost_bucket = " << Endpoint()
@@ -79,7 +80,8 @@ TEST_F(NodeClientsTest, S3cmd) {
 }
 
 TEST_F(NodeClientsTest, Rclone) {
-  if (!Have("rclone")) GTEST_SKIP() << "rclone is not installed (scripts/install-deps.sh)";
+  if (!Have("rclone"))
+    GTEST_FAIL() << "rclone is not installed (scripts/install-deps.sh installs it)";
   std::ofstream(work_ + "/rclone.conf")
       << "[node]\ntype = s3\nprovider = Other\naccess_key_id = AK1\n"
       << "secret_access_key = secret-one\nendpoint = http://" << Endpoint()
