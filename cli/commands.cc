@@ -86,6 +86,8 @@ void PrintConfig(const core::DriveConfig& c, const core::DrivePaths& paths) {
                n.bucket);
   }
   fmt::print("cache         {} (up to {})\n", c.cache_dir, util::FormatSize(c.cache_size));
+  fmt::print("quota         {}\n",
+             c.quota == 0 ? "none (as much as the store takes)" : util::FormatSize(c.quota));
   fmt::print("config        {}\n", paths.config_file);
   fmt::print("keyfile       {}\n", paths.keyfile);
 }
@@ -127,6 +129,9 @@ Result<core::DriveConfig> BuildConfig(const CommonOptions& common, const InitOpt
   auto cache_size = util::ParseSize(o.cache_size);
   if (!cache_size.ok()) return cache_size.error().WithContext("--cache-size");
   c.cache_size = *cache_size;
+  auto quota = util::ParseSize(o.quota);
+  if (!quota.ok()) return quota.error().WithContext("--quota");
+  c.quota = *quota;
   return c;
 }
 

@@ -29,6 +29,7 @@ struct InitOptions {
   std::optional<std::string> nodes;  // a node list file (nodes.conf)
   std::optional<std::string> cache_dir;
   std::string cache_size = "2G";
+  std::string quota = "0";  // 0: none
   bool restore = false;
   std::optional<std::string> mnemonic_file;
   std::optional<std::string> mnemonic_out;

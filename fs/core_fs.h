@@ -214,6 +214,13 @@ class CoreFs final : public Filesystem {
   void CommitterLoop();
   bool UploadOne(const util::ObjectId& id);
   bool CollectOneGarbage(const util::ObjectId& id);
+  // Asks the store how much it holds, for the quota, when kQuotaUsageInterval has passed since
+  // it last did or blocks were `freed` (takes mu_; call without it). One thread asks at a time.
+  void RefreshStoreUsage(bool freed);
+  // kNoSpace once the quota is used up (mu_ held).
+  util::Status CheckQuota();
+  // Bytes of blocks the drive holds: stored, uploaded since that was asked, and dirty ones.
+  uint64_t QuotaUsed();
 
   DriveConfig config_;
   crypto::DriveKeys keys_;
@@ -269,6 +276,15 @@ class CoreFs final : public Filesystem {
   bool changed_since_sync_ = false;
   util::Status last_upload_error_;
   uint64_t uploaded_bytes_ = 0;  // sealed bytes stored since the mount (for progress rates)
+  // The drive's quota (config_.quota) is checked against the store's used bytes as last asked
+  // (store_used_, when uploaded_bytes_ was uploaded_at_usage_), what was uploaded since, and
+  // the dirty blocks in the cache. Unknown until the uploader first asks the store.
+  bool store_used_known_ = false;
+  uint64_t store_used_ = 0;
+  uint64_t uploaded_at_usage_ = 0;
+  std::chrono::steady_clock::time_point usage_asked_;
+  bool usage_asking_ = false;  // a thread is asking the store
+  bool usage_stale_ = false;   // blocks were deleted since the answer being awaited was asked
   std::vector<std::thread> threads_;
 };
 

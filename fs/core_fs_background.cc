@@ -2,9 +2,11 @@
 // and the committer (idle buffers sealed and local state synced every commit interval).
 #include <chrono>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "fs/core_fs.h"
+#include "fs/util/units.h"
 
 namespace shardfs::core {
 
@@ -16,7 +18,62 @@ using util::Status;
 namespace {
 constexpr size_t kUploadBatch = 2;  // per uploader thread: keeps the threads evenly busy
 constexpr size_t kGarbageBatch = 64;
+// With a quota, how often the uploader asks the store how much it holds while it works.
+constexpr auto kQuotaUsageInterval = std::chrono::seconds(10);
 }  // namespace
+
+void CoreFs::RefreshStoreUsage(bool freed) {
+  uint64_t uploaded_before = 0;
+  {
+    auto lock = Lock();
+    if (freed) usage_stale_ = true;
+    const auto now = std::chrono::steady_clock::now();
+    if (usage_asking_ ||
+        (!usage_stale_ && store_used_known_ && now - usage_asked_ < kQuotaUsageInterval)) {
+      return;  // another thread asks, and asks again if blocks were freed meanwhile
+    }
+    usage_asking_ = true;
+  }
+  while (true) {
+    {
+      auto lock = Lock();
+      uploaded_before = uploaded_bytes_;
+      usage_asked_ = std::chrono::steady_clock::now();
+      usage_stale_ = false;
+    }
+    auto usage = store_->Usage();
+    auto lock = Lock();
+    if (usage.ok()) {
+      // Uploads that finished while the store was asked may be counted twice: the quota errs
+      // on the side of refusing early, never of letting the drive outgrow it.
+      store_used_ = usage->used_bytes;
+      uploaded_at_usage_ = uploaded_before;
+      store_used_known_ = true;
+    } else {
+      spdlog::warn("drive quota: cannot learn how much {} holds: {}", store_->Describe(),
+                   usage.error().message);
+    }
+    if (!usage_stale_ || !usage.ok()) {
+      usage_asking_ = false;
+      return;
+    }
+  }
+}
+
+uint64_t CoreFs::QuotaUsed() {
+  uint64_t used = store_used_ + (uploaded_bytes_ - uploaded_at_usage_);
+  return used + cache_->Stats().dirty_bytes;
+}
+
+Status CoreFs::CheckQuota() {
+  if (config_.quota == 0 || !store_used_known_) return util::Ok();
+  const uint64_t used = QuotaUsed();
+  if (used < config_.quota) return util::Ok();
+  return MakeError(Errc::kNoSpace,
+                   fmt::format("the drive's quota of {} is used up ({} stored or waiting to be); "
+                               "delete files, or raise \"quota\" in the drive config",
+                               util::FormatSize(config_.quota), util::FormatSize(used)));
+}
 
 bool CoreFs::UploadOne(const util::ObjectId& id) {
   auto sealed = cache_->Get(id);
@@ -101,6 +158,7 @@ bool CoreFs::CollectOneGarbage(const util::ObjectId& id) {
 
 void CoreFs::UploaderLoop() {
   auto backoff = std::chrono::milliseconds(0);
+  if (config_.quota != 0) RefreshStoreUsage(/*freed=*/false);
   while (true) {
     std::vector<util::ObjectId> uploads, garbage;
     {
@@ -129,6 +187,9 @@ void CoreFs::UploaderLoop() {
     bool all_ok = true;
     for (const auto& id : uploads) all_ok = UploadOne(id) && all_ok;
     for (const auto& id : garbage) all_ok = CollectOneGarbage(id) && all_ok;
+    if (config_.quota != 0 && (!uploads.empty() || !garbage.empty())) {
+      RefreshStoreUsage(/*freed=*/!garbage.empty());  // deleted blocks give room back at once
+    }
     {
       auto lock = Lock();
       for (const auto& id : uploads) in_flight_.erase(id);

@@ -349,6 +349,7 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
   if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) {
     return MakeError(Errc::kTooLarge, "file too large");
   }
+  SHARDFS_TRY(CheckQuota());
   size_t pos = 0;
   while (pos < data.size()) {
     const uint64_t at = offset + pos;

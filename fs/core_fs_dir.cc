@@ -92,18 +92,33 @@ Status CoreFs::FsyncDir(uint64_t, uint64_t) { return SyncLocal(); }
 Result<FsStats> CoreFs::StatFs() {
   FsStats st;
   st.block_size = 4096;
+  // What the store holds and can still take, in bytes of blocks; blocks not uploaded yet count
+  // as used, so df moves as soon as data is written.
   auto usage = store_->Usage();
-  if (usage.ok() && usage->capacity_bytes != 0) {
-    st.total_bytes = usage->capacity_bytes;
-    st.free_bytes = st.available_bytes = std::min(usage->available_bytes, st.total_bytes);
-  } else if (usage.ok()) {  // unlimited: report a large, stable size
-    st.total_bytes = uint64_t{1} << 50;
-    st.free_bytes = st.available_bytes =
-        st.total_bytes - std::min(st.total_bytes, usage->used_bytes);
-  } else {
-    spdlog::warn("statfs: {}", usage.error().message);
-  }
+  if (!usage.ok()) spdlog::warn("statfs: {}", usage.error().message);
   auto lock = Lock();
+  const uint64_t dirty = cache_->Stats().dirty_bytes;
+  uint64_t used = dirty;
+  uint64_t total = uint64_t{1} << 50;  // no limit known: a large, stable size
+  uint64_t available = total;
+  if (usage.ok()) {
+    used += usage->used_bytes;
+    if (usage->capacity_bytes != 0) {
+      total = usage->capacity_bytes;
+      available = usage->available_bytes - std::min(usage->available_bytes, dirty);
+    }
+  } else if (store_used_known_) {
+    used = QuotaUsed();
+  }
+  if (config_.quota != 0) {
+    // The quota is the drive's size unless the nodes hold less.
+    total = std::min(total, config_.quota);
+    available = std::min(available, config_.quota - std::min(config_.quota, used));
+  } else {
+    available = std::min(available, total - std::min(total, used));
+  }
+  st.total_bytes = total;
+  st.free_bytes = st.available_bytes = std::min(available, total);
   // Inodes are only metadata records: the limit is nominal, used = numbers handed out.
   st.files = uint64_t{1} << 40;
   st.free_files = st.files - std::min(st.files, next_ino_);

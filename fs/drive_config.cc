@@ -145,6 +145,13 @@ Status ValidateDriveConfig(const DriveConfig& c, std::string_view where) {
                                      util::FormatSize(c.cache_size), util::FormatSize(c.block_size),
                                      util::FormatSize(4 * c.block_size))));
   }
+  if (c.quota != 0 && c.quota < 4 * c.block_size) {
+    return ctx(MakeError(Errc::kInvalid,
+                         fmt::format("quota {} is too small for blocks of {}; give at least four "
+                                     "blocks ({}), or 0 for no quota",
+                                     util::FormatSize(c.quota), util::FormatSize(c.block_size),
+                                     util::FormatSize(4 * c.block_size))));
+  }
   return util::Ok();
 }
 
@@ -163,6 +170,7 @@ std::string SerializeDriveConfig(const DriveConfig& c) {
   if (nodes) j["nodes"] = NodesToJson(c.nodes);
   j["cache_dir"] = c.cache_dir;
   j["cache_size"] = util::FormatSize(c.cache_size);
+  if (c.quota != 0) j["quota"] = util::FormatSize(c.quota);
   return j.dump(2) + "\n";
 }
 
@@ -201,7 +209,7 @@ Result<DriveConfig> ParseDriveConfig(std::string_view text, std::string_view whe
   }
   static const std::set<std::string> kKeys = {
       "format",         "version", "name",      "drive_id",   "created", "block_size",
-      "erasure_coding", "store",   "cache_dir", "cache_size", "nodes"};
+      "erasure_coding", "store",   "cache_dir", "cache_size", "nodes",   "quota"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kKeys.contains(it.key())) {
       return MakeError(Errc::kInvalid, fmt::format("{}: unknown key '{}'", where, it.key()));
@@ -244,6 +252,9 @@ Result<DriveConfig> ParseDriveConfig(std::string_view text, std::string_view whe
   }
   SHARDFS_ASSIGN_OR_RETURN(c.cache_dir, GetString(j, "cache_dir", where));
   SHARDFS_ASSIGN_OR_RETURN(c.cache_size, GetSize(j, "cache_size", where));
+  if (j.contains("quota")) {
+    SHARDFS_ASSIGN_OR_RETURN(c.quota, GetSize(j, "quota", where));
+  }
   SHARDFS_TRY(ValidateDriveConfig(c, where));
   return c;
 }

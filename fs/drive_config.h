@@ -54,6 +54,9 @@ struct DriveConfig {
   std::vector<NodeSpec> nodes;  // store kind kNodes: at least K+M of them
   std::string cache_dir;        // absolute
   uint64_t cache_size = kDefaultCacheSize;
+  // Bytes of sealed blocks the drive may keep in its store; 0: as much as the store takes. df
+  // shows it as the drive's size, and writes fail with ENOSPC once it is used up.
+  uint64_t quota = 0;
   bool operator==(const DriveConfig&) const = default;
 };
 

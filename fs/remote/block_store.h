@@ -43,7 +43,9 @@ class BlockStore {
   // Removes every shard; a shard already missing is not an error. kUnavailable when a node
   // holding one cannot be reached (retry later).
   virtual util::Status Delete(std::string_view name, util::ByteSpan location) = 0;
-  // Sum over the nodes (capacity 0 when any is unknown).
+  // In bytes of sealed blocks, what df should show: used is the blocks' share of what the nodes
+  // hold (k/(k+m) of it), capacity and available what still fits given that each block needs
+  // k+m distinct nodes. Capacity 0 when any node's is unknown or unlimited.
   virtual util::Result<StoreUsage> Usage() = 0;
   virtual std::vector<NodeStatus> Nodes() = 0;
   // For messages: "4+2 over 6 nodes", "dir:/srv/x".

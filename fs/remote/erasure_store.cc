@@ -320,6 +320,30 @@ util::Status ErasureStore::Delete(std::string_view name, util::ByteSpan location
                                                    name, fmt::join(errors, "; ")));
 }
 
+__extension__ typedef unsigned __int128 U128;  // sums of node sizes overflow 64 bits
+
+uint64_t BlockBytesOnNodes(const std::vector<uint64_t>& room, int k, int m) {
+  // Every block puts one shard of s bytes on each of k+m distinct nodes. B blocks with
+  // x = B*s fit when sum(min(room_i, x)) >= (k+m)*x (no node holds more than one shard of a
+  // block), and they hold k*x bytes of blocks. With the c largest nodes capped at x and the
+  // others giving all their room R_c, the largest such x is R_c / (k+m-c); the answer is the
+  // first c (from 0) whose x is at least the room of the largest node left uncapped.
+  const size_t shards = static_cast<size_t>(k) + static_cast<size_t>(m);
+  if (room.size() < shards) return 0;
+  std::vector<uint64_t> sorted = room;
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  U128 rest = 0;
+  for (uint64_t r : sorted) rest += r;
+  U128 x = 0;
+  for (size_t c = 0; c < shards; ++c) {
+    x = rest / (shards - c);
+    if (x >= sorted[c]) break;  // always true at c = shards - 1
+    rest -= sorted[c];
+  }
+  const U128 bytes = x * static_cast<unsigned>(k);
+  return static_cast<uint64_t>(std::min<U128>(bytes, UINT64_MAX));
+}
+
 util::Result<StoreUsage> ErasureStore::Usage() {
   struct UsageDone {
     size_t node = 0;
@@ -329,7 +353,9 @@ util::Result<StoreUsage> ErasureStore::Usage() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     pool_.Submit([inbox, store = nodes_[i].store, i] { inbox->Push({i, store->Usage()}); });
   }
-  StoreUsage sum;
+  uint64_t shard_bytes = 0;
+  uint64_t shard_objects = 0;
+  std::vector<uint64_t> capacity(nodes_.size(), 0), available(nodes_.size(), 0);
   bool capacity_known = true;
   std::vector<std::string> errors;
   for (size_t pending = nodes_.size(); pending > 0; --pending) {
@@ -339,18 +365,27 @@ util::Result<StoreUsage> ErasureStore::Usage() {
       capacity_known = false;
       continue;
     }
-    sum.used_bytes += done.usage->used_bytes;
-    sum.objects += done.usage->objects;
-    sum.capacity_bytes += done.usage->capacity_bytes;
-    sum.available_bytes += done.usage->available_bytes;
+    shard_bytes += done.usage->used_bytes;
+    shard_objects += done.usage->objects;
+    capacity[done.node] = done.usage->capacity_bytes;
+    available[done.node] = done.usage->available_bytes;
     capacity_known = capacity_known && done.usage->capacity_bytes != 0;
   }
   if (errors.size() == nodes_.size()) {
     return MakeError(Errc::kUnavailable,
                      fmt::format("no node reports its usage: {}", fmt::join(errors, "; ")));
   }
-  // Nodes that did not answer are left out of the sums; their capacity makes the total unknown.
-  if (!capacity_known) sum.capacity_bytes = sum.available_bytes = 0;
+  // In bytes of blocks, as the drive sees them: shards hold k/(k+m) of their bytes as data.
+  StoreUsage sum;
+  const uint64_t shards = static_cast<uint64_t>(options_.k) + static_cast<uint64_t>(options_.m);
+  sum.used_bytes = static_cast<uint64_t>(static_cast<U128>(shard_bytes) *
+                                         static_cast<uint64_t>(options_.k) / shards);
+  sum.objects = shard_objects / shards;
+  // A node that did not answer, or has no limit, makes the total unknown.
+  if (capacity_known) {
+    sum.capacity_bytes = BlockBytesOnNodes(capacity, options_.k, options_.m);
+    sum.available_bytes = BlockBytesOnNodes(available, options_.k, options_.m);
+  }
   return sum;
 }
 

@@ -40,6 +40,11 @@ struct ErasureOptions {
   HealthOptions health;
 };
 
+// Bytes of blocks that fit in `room` (bytes per node) when each block is cut into k+m shards on
+// k+m distinct nodes: k * the largest x with sum(min(room_i, x)) >= (k+m) * x. 0 with fewer
+// than k+m nodes.
+uint64_t BlockBytesOnNodes(const std::vector<uint64_t>& room, int k, int m);
+
 class ErasureStore final : public BlockStore {
  public:
   // kInvalid for a bad code, no shard_name, fewer nodes than k, or a bad or repeated node name.

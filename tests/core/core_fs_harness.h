@@ -78,6 +78,7 @@ class CoreFsHarness {
     deps.config.name = "test";
     deps.config.block_size = block_size_;
     deps.config.cache_size = cache_size_;
+    deps.config.quota = quota;
     deps.keys = std::move(keys).value();
     deps.meta = std::move(meta).value();
     deps.cache = std::move(cache).value();
@@ -114,6 +115,8 @@ class CoreFsHarness {
   remote::testing::MemStore& node_store(size_t i) { return node_mems_.at(i); }
   const std::string& dir() const { return dir_; }
   uint64_t block_size() const { return block_size_; }
+
+  uint64_t quota = 0;  // the drive config's quota at the next Mount
 
  private:
   uint64_t block_size_, cache_size_, memory_budget_;

@@ -353,5 +353,86 @@ TEST_F(CoreFsTest, NothingInTheClear) {
   }
 }
 
+TEST_F(CoreFsTest, StatFsCountsWhatIsWrittenAtOnce) {
+  const uint64_t free_before = h_.fs().StatFs()->available_bytes;
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, Pattern(40960, 3)).ok());  // ten whole blocks
+  auto st = h_.fs().StatFs();
+  ASSERT_TRUE(st.ok());
+  EXPECT_LE(st->available_bytes, free_before - 40960);  // before any upload
+  ASSERT_TRUE(h_.fs().WaitForUploads().ok());
+  EXPECT_LE(h_.fs().StatFs()->available_bytes, free_before - 40960);
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+}
+
+TEST(CoreFsQuotaTest, TheQuotaIsTheDriveSizeAndWritesStopThere) {
+  CoreFsHarness h;
+  h.quota = 64 << 10;  // sixteen blocks of 4 KiB
+  ASSERT_TRUE(h.Mount().ok());
+  auto st = h.fs().StatFs();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->total_bytes, 64u << 10);
+  EXPECT_EQ(st->available_bytes, 64u << 10);
+  auto c = h.fs().Create(kRootIno, "f", 0644, O_RDWR | O_CREAT, RootCaller());
+  ASSERT_TRUE(c.ok());
+  // Whole blocks are sealed as they are written, so each counts at once; the uploader learns
+  // the store's use when it starts, and the quota holds from then on.
+  util::Status refused = util::Ok();
+  uint64_t written = 0;
+  for (int i = 0; i < 400 && refused.ok(); ++i) {
+    auto n = h.fs().Write(c->attr.ino, c->fh, written, Pattern(4096, 9));
+    if (n.ok()) {
+      written += 4096;
+    } else {
+      refused = n.error();
+    }
+    if (i == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_FALSE(refused.ok()) << "the quota never stopped a write";
+  EXPECT_EQ(refused.code(), Errc::kNoSpace);
+  EXPECT_NE(refused.error().message.find("quota of 64K"), std::string::npos)
+      << refused.error().message;
+  EXPECT_GE(written, 48u << 10);  // sealed blocks are a little larger than their data
+  EXPECT_LE(written, 64u << 10);
+  EXPECT_EQ(h.fs().StatFs()->available_bytes, 0u);
+  // Deleting the file gives the room back once its blocks are gone from the store.
+  ASSERT_TRUE(h.fs().Release(c->attr.ino, c->fh).ok());
+  ASSERT_TRUE(h.fs().Unlink(kRootIno, "f").ok());
+  h.fs().Forget(c->attr.ino, 1);
+  ASSERT_TRUE(h.fs().WaitForUploads().ok());
+  auto g = h.fs().Create(kRootIno, "g", 0644, O_RDWR | O_CREAT, RootCaller());
+  ASSERT_TRUE(g.ok());
+  util::Status again = util::MakeError(Errc::kNoSpace, "not tried");
+  for (int i = 0; i < 100 && !again.ok(); ++i) {
+    auto n = h.fs().Write(g->attr.ino, g->fh, 0, Pattern(4096, 4));
+    if (n.ok()) {
+      again = util::Ok();
+    } else {
+      again = n.error();
+    }
+    if (!again.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(again.ok()) << again.error().message;
+  EXPECT_GT(h.fs().StatFs()->available_bytes, 32u << 10);
+  ASSERT_TRUE(h.fs().Release(g->attr.ino, g->fh).ok());
+}
+
+TEST(CoreFsQuotaTest, ErasureCodedStoresReportBlockBytes) {
+  CoreFsHarness h(4096, 1 << 20, 1 << 20, /*erasure_nodes=*/6);
+  ASSERT_TRUE(h.Mount().ok());
+  auto c = h.fs().Create(kRootIno, "f", 0644, O_RDWR | O_CREAT, RootCaller());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(h.fs().Write(c->attr.ino, c->fh, 0, Pattern(40960, 1)).ok());
+  ASSERT_TRUE(h.fs().Release(c->attr.ino, c->fh).ok());
+  ASSERT_TRUE(h.fs().WaitForUploads().ok());
+  auto st = h.fs().StatFs();
+  ASSERT_TRUE(st.ok());
+  const uint64_t used = st->total_bytes - st->available_bytes;
+  // Ten sealed blocks of a little over 4 KiB, not the half as much again their parity takes.
+  EXPECT_GE(used, 40960u);
+  EXPECT_LT(used, 40960u * 5 / 4);
+}
+
 }  // namespace
 }  // namespace shardfs::core

@@ -46,6 +46,8 @@ TEST(DriveConfigTest, RoundTripsOtherValues) {
   c.block_size = 64u << 10;
   c.erasure = {1, 2};
   c.cache_size = (3u << 30) + 4096;
+  c.quota = uint64_t{5} << 40;
+  EXPECT_NE(SerializeDriveConfig(c).find("\"quota\": \"5T\""), std::string::npos);
   auto parsed = ParseDriveConfig(SerializeDriveConfig(c), "x");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(*parsed, c);
@@ -73,6 +75,10 @@ TEST(DriveConfigTest, RejectsBadFilesNamingTheProblem) {
       {"\"cache_size\": \"32M\"", "\"cache_size\": \"8M\"", util::Errc::kInvalid,
        "at least four blocks"},
       {"\"format\": \"shardfs-drive\",", "", util::Errc::kInvalid, "'format' is missing"},
+      {"\"cache_size\": \"32M\"", "\"cache_size\": \"32M\", \"quota\": \"1M\"",
+       util::Errc::kInvalid, "quota 1M is too small"},
+      {"\"cache_size\": \"32M\"", "\"cache_size\": \"32M\", \"quota\": \"many\"",
+       util::Errc::kInvalid, "'quota'"},
       {"{", "[", util::Errc::kCorrupt, "not a valid drive configuration"},
   };
   std::string good = SerializeDriveConfig(Sample());

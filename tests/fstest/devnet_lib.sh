@@ -18,7 +18,7 @@ alive() {
   [[ -n $state && $state != Z && $state != X ]]
 }
 # Is pid $1 one of this devnet's shardfs-node processes (and not a reused pid)?
-our_node() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "$dev/"; }
+our_node() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -q -- "$dev/"; }
 # How many nodes `devnet status` shows up.
 nodes_up_count() { "$sfs" devnet status --dir "$dev" | grep -c ' up$' || true; }
 # Objects of a node: every file under its buckets' objects/ directories.

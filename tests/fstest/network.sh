@@ -81,7 +81,7 @@ signal_nodes() {
   return 0
 }
 devnet_up() {
-  "$sfs" devnet up --nodes 6 --dir "$dev" --node-bin "$SHARDFS_NODE_BIN" >/dev/null ||
+  "$sfs" devnet up --nodes 6 --dir "$dev" --node-bin "$SHARDFS_NODE_BIN" --quota 1G >/dev/null ||
     fail "shardfs devnet up failed"
   local id pid
   for id in $(node_ids); do
@@ -229,7 +229,7 @@ trap 'exit 143' TERM
 step "setup: 6 nodes, a 4+2 drive with 1 MiB blocks (seed $seed)"
 [[ -x $sfs ]] || fail "no shardfs at $sfs"
 [[ -x $SHARDFS_NODE_BIN ]] || fail "no shardfs-node at $SHARDFS_NODE_BIN"
-"$sfs" devnet up --nodes 6 --dir "$dev" --node-bin "$SHARDFS_NODE_BIN" >/dev/null ||
+"$sfs" devnet up --nodes 6 --dir "$dev" --node-bin "$SHARDFS_NODE_BIN" --quota 1G >/dev/null ||
   fail "shardfs devnet up failed"
 [[ $(nodes_up_count) == 6 ]] || fail "devnet did not start 6 nodes"
 "$sfs" init drive --nodes "$dev/nodes.conf" --cache-dir "$cache" --cache-size 512M \
@@ -244,6 +244,11 @@ for id in $(node_ids); do
   ((n > 0)) || fail "$id holds no shard after writing 40 MiB to 6 nodes"
 done
 say "40 MiB written and stored; every node holds shards"
+# df: six nodes with a 1 GiB quota each hold 4 GiB of blocks at 4+2.
+read -r size used < <(df -B1 --output=size,used "$mnt" | tail -n 1)
+[[ $size == $((4 << 30)) ]] || fail "df shows a size of $size bytes, not the 4 GiB six 1 GiB nodes hold at 4+2"
+((used >= 40 << 20 && used < 48 << 20)) || fail "df shows $used bytes used after storing 40 MiB"
+say "df: size 4 GiB, $((used >> 20)) MiB used"
 
 # ---- 1 -------------------------------------------------------------------------------------
 
@@ -356,9 +361,9 @@ step "5. three nodes down (more than m=2): EIO, never wrong data"
 mapfile -t down5 < <(pick_nodes 3)
 unmount_drive
 rm -rf "$cache/blocks"
+mount_drive  # with every node up: a mount refuses to start with fewer than k nodes reachable
 say "killing ${down5[*]}"
 signal_nodes KILL "${down5[@]}"
-mount_drive
 t0=$(now_ms)
 set +e
 timeout 120 cat "$mnt/big" >"$out/big" 2>"$home/cat.err"

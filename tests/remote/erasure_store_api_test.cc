@@ -92,8 +92,9 @@ TEST_F(ErasureStoreTest, UsageAndNodeStatus) {
   ASSERT_TRUE(store->Put("blk", Block(4000, 16)).ok());
   auto usage = store->Usage();
   ASSERT_TRUE(usage.ok());
-  EXPECT_EQ(usage->objects, 6u);
-  EXPECT_EQ(usage->used_bytes, 6u * 1000);
+  // In bytes of blocks: six shards of 1000 bytes hold one block of 4000.
+  EXPECT_EQ(usage->objects, 1u);
+  EXPECT_EQ(usage->used_bytes, 4000u);
   EXPECT_EQ(usage->capacity_bytes, 0u);  // MemStores without a capacity: unknown
   Node(2).Drop();
   ASSERT_TRUE(store->Usage().ok());
@@ -195,6 +196,27 @@ TEST_F(ErasureStoreTest, ConcurrentPutsAndGets) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(BlockBytesOnNodesTest, EqualNodesHoldKOverKPlusMOfTheirRoom) {
+  EXPECT_EQ(BlockBytesOnNodes({600, 600, 600, 600, 600, 600}, 4, 2), 2400u);
+  // Twelve nodes, six shards a block: each block uses half of them.
+  EXPECT_EQ(BlockBytesOnNodes(std::vector<uint64_t>(12, 600), 4, 2), 4800u);
+  EXPECT_EQ(BlockBytesOnNodes({600, 600, 600}, 1, 2), 600u);  // mirroring
+}
+
+TEST(BlockBytesOnNodesTest, ABigNodeCannotHoldMoreThanOneShardOfEachBlock) {
+  // The 1000-byte node can take only as many shards as the five small ones allow.
+  EXPECT_EQ(BlockBytesOnNodes({1000, 10, 10, 10, 10, 10}, 4, 2), 40u);
+  // Two big nodes and five small: every block has a shard on both big ones and on four small.
+  EXPECT_EQ(BlockBytesOnNodes({1000, 1000, 100, 100, 100, 100, 100}, 4, 2), 4u * 125);
+  EXPECT_EQ(BlockBytesOnNodes({1000, 0, 0, 0, 0, 0}, 4, 2), 0u);
+}
+
+TEST(BlockBytesOnNodesTest, TooFewNodesOrHugeRoomsDoNotOverflow) {
+  EXPECT_EQ(BlockBytesOnNodes({100, 100, 100, 100, 100}, 4, 2), 0u);
+  const uint64_t huge = UINT64_MAX / 2;
+  EXPECT_EQ(BlockBytesOnNodes(std::vector<uint64_t>(6, huge), 4, 2), UINT64_MAX);
 }
 
 }  // namespace
