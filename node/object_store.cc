@@ -8,8 +8,10 @@
 
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
+#include <xxhash.h>
 
 #include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "fs/util/encoding.h"
@@ -50,7 +52,8 @@ std::string ObjectMeta::ETag() const { return "\"" + util::ToHex(md5) + "\""; }
 // ---- Upload ----
 
 Upload::Upload(ObjectStore* store, std::string bucket, std::string key, std::string owner,
-               uint64_t size, uint64_t quota, TempFile temp, size_t header_len, int64_t mtime_ms)
+               uint64_t size, uint64_t quota, TempFile temp, size_t header_len, int64_t mtime_ms,
+               EtagDigest digest)
     : store_(store),
       bucket_(std::move(bucket)),
       key_(std::move(key)),
@@ -60,14 +63,23 @@ Upload::Upload(ObjectStore* store, std::string bucket, std::string key, std::str
       temp_(std::move(temp)),
       header_len_(header_len),
       mtime_ms_(mtime_ms),
-      md5_ctx_(EVP_MD_CTX_new()) {
-  SHARDFS_CHECK(md5_ctx_ != nullptr &&
-                    EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(md5_ctx_), EVP_md5(), nullptr) == 1,
-                "MD5 init failed");
+      digest_(digest) {
+  if (digest_ == EtagDigest::kXxh3) {
+    xxh3_state_ = XXH3_createState();
+    SHARDFS_CHECK(xxh3_state_ != nullptr &&
+                      XXH3_128bits_reset(static_cast<XXH3_state_t*>(xxh3_state_)) == XXH_OK,
+                  "XXH3 init failed");
+  } else {
+    md5_ctx_ = EVP_MD_CTX_new();
+    SHARDFS_CHECK(md5_ctx_ != nullptr && EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(md5_ctx_),
+                                                           EVP_md5(), nullptr) == 1,
+                  "MD5 init failed");
+  }
 }
 
 Upload::~Upload() {
   EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(md5_ctx_));
+  XXH3_freeState(static_cast<XXH3_state_t*>(xxh3_state_));
   if (!done_) store_->ReleaseReservation(owner_, size_);
 }
 
@@ -77,7 +89,11 @@ Status Upload::Write(util::ByteSpan data) {
     return MakeError(Errc::kInvalid, "more bytes than the declared Content-Length");
   }
   SHARDFS_TRY(PwriteAll(temp_.fd(), data, header_len_ + written_, "an upload's temp file"));
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(md5_ctx_), data.data(), data.size());
+  if (digest_ == EtagDigest::kXxh3) {
+    XXH3_128bits_update(static_cast<XXH3_state_t*>(xxh3_state_), data.data(), data.size());
+  } else {
+    EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(md5_ctx_), data.data(), data.size());
+  }
   written_ += data.size();
   return util::Ok();
 }
@@ -89,8 +105,17 @@ Result<ObjectMeta> Upload::Commit(const PutConditions& conditions,
     return MakeError(Errc::kInvalid, "the body ended after " + std::to_string(written_) + " of " +
                                          std::to_string(size_) + " bytes");
   }
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(md5_ctx_), md5_.data(), &len);
+  if (digest_ == EtagDigest::kXxh3) {
+    if (expected_md5) return MakeError(Errc::kInternal, "Content-MD5 needs an MD5 upload");
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical,
+                             XXH3_128bits_digest(static_cast<XXH3_state_t*>(xxh3_state_)));
+    static_assert(sizeof(canonical.digest) == 16);
+    std::memcpy(md5_.data(), canonical.digest, 16);
+  } else {
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(md5_ctx_), md5_.data(), &len);
+  }
   if (expected_md5 && *expected_md5 != md5_) {
     return MakeError(Errc::kCorrupt, "the body does not match Content-MD5");
   }
@@ -261,11 +286,9 @@ Status ObjectStore::CheckConditions(const Bucket& b, const std::string& key,
   return util::Ok();
 }
 
-Result<std::unique_ptr<Upload>> ObjectStore::BeginPut(const std::string& bucket,
-                                                      const std::string& key,
-                                                      const std::string& owner, uint64_t size,
-                                                      uint64_t quota_bytes,
-                                                      const PutConditions& conditions) {
+Result<std::unique_ptr<Upload>> ObjectStore::BeginPut(
+    const std::string& bucket, const std::string& key, const std::string& owner, uint64_t size,
+    uint64_t quota_bytes, const PutConditions& conditions, EtagDigest digest) {
   SHARDFS_TRY(ValidateKey(key));
   int64_t now = NowUnixMs();
   {
@@ -293,7 +316,7 @@ Result<std::unique_ptr<Upload>> ObjectStore::BeginPut(const std::string& bucket,
     return temp.error();
   }
   std::unique_ptr<Upload> up(new Upload(this, bucket, key, owner, size, quota_bytes,
-                                        std::move(temp).value(), header.size(), now));
+                                        std::move(temp).value(), header.size(), now, digest));
   SHARDFS_TRY(PwriteAll(up->temp_.fd(), header, 0, "an upload's temp file"));
   return up;
 }

@@ -1,5 +1,5 @@
 // S3Store: a ShardStore in one bucket of an S3-compatible server (shardfs-node, Ceph RGW, AWS...):
-// path-style requests (/bucket/key) signed with SigV4 over the payload's SHA-256, on a bounded
+// path-style requests (/bucket/key) signed with SigV4 (bodies as UNSIGNED-PAYLOAD), on a bounded
 // pool of keep-alive connections (HttpPool). Retryable failures (connection errors, timeouts,
 // 429, 500/502/503/504, SlowDown) are retried with exponential backoff and full jitter; 4xx
 // answers never are. Errors name the node and the cause. Blocking calls; never call them from an

@@ -156,6 +156,24 @@ TEST_F(NodeHttpTest, Ranges) {
   EXPECT_EQ(r.body, "0123456789");
 }
 
+TEST_F(NodeHttpTest, AnXxh3EtagWhenTheClientAsksForIt) {
+  Response r = c1().Put("/bkt/x", "hello world", {{"x-shardfs-etag", "xxh3"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string xxh3 = "\"df8d09e93f874900a99b8775cc15b6c7\"";  // XXH3-128, canonical
+  EXPECT_EQ(r.Header("etag"), xxh3);
+  EXPECT_EQ(c1().Get("/bkt/x").Header("etag"), xxh3);  // kept with the object
+  EXPECT_EQ(c1().Put("/bkt/x", "v2", {{"If-Match", xxh3}}).status, 200);
+  // A Content-MD5 to check needs MD5, and then the ETag is MD5 too.
+  r = c1().Put("/bkt/y", "hello world",
+               {{"x-shardfs-etag", "xxh3"}, {"Content-MD5", "XrY7u+Ae7tCTyyK7j1rNww=="}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("etag"), "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"");
+  r = c1().Put("/bkt/z", "x", {{"x-shardfs-etag", "sha1"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(XmlField(r.body, "Code"), "InvalidArgument");
+  EXPECT_EQ(c1().Get("/bkt/z").status, 404);
+}
+
 TEST_F(NodeHttpTest, ConditionalPuts) {
   Response r = c1().Put("/bkt/c", "v1", {{"If-None-Match", "*"}});
   ASSERT_EQ(r.status, 200);
