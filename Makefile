@@ -5,6 +5,7 @@
 #   make test     build + ASan/UBSan build of the tests, all ctest, sanitized unit tests, format
 #   make format   clang-format -i every C++ source
 #   make demo     create a demo drive under ./demo (scripts/demo.sh)
+#   make deb      build, then the Debian package $(BUILD_DIR)/deb/shardfs_*.deb (CPack, packaging/)
 #   make clean    remove both build directories
 # Override on the command line, e.g. `make BUILD_DIR=build-c ASAN_DIR=build-c-asan test`.
 
@@ -27,7 +28,7 @@ FORMAT_DIRS := $(wildcard fs cli node tests bench)
 
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build asan test check-format format demo clean
+.PHONY: all deps build asan test check-format format demo deb clean
 
 all: build
 
@@ -68,6 +69,13 @@ format:
 
 demo: build
 	SHARDFS_BIN=$(BUILD_DIR)/cli/shardfs scripts/demo.sh
+
+# CPack stages the installed files with DESTDIR, strips the programs and asks dpkg-shlibdeps
+# for the library dependencies; tests/packaging/deb_test.sh checks and installs the result.
+deb: build
+	rm -rf $(BUILD_DIR)/deb
+	cpack --config $(BUILD_DIR)/CPackConfig.cmake -G DEB -B $(BUILD_DIR)/deb
+	@echo "make deb: $$(ls $(abspath $(BUILD_DIR))/deb/shardfs_*.deb)"
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

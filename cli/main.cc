@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -20,7 +21,10 @@ Passwords come from --password-file FILE, else $SHARDFS_PASSWORD_FILE, else
 $SHARDFS_PASSWORD, else a prompt on the terminal.
 The config directory is --config-dir, else /etc/shardfs with --system, else
 $SHARDFS_CONFIG_DIR, else $XDG_CONFIG_HOME/shardfs, else ~/.config/shardfs.
-Run `shardfs COMMAND --help` for the options of each command.)";
+Run `shardfs COMMAND --help` for the options of each command.
+mount(8) and /etc/fstab (type fuse.shardfs) run `shardfs DRIVE DIR -o OPTS`, which is
+`shardfs mount DRIVE DIR -o OPTS`; a command name always wins, so a drive named like a
+command is written shardfs:NAME there.)";
 
 // Binds an option to a std::optional<std::string> (CLI11 2.1 has no direct support).
 CLI::Option* AddOptional(CLI::App* app, const std::string& name, std::optional<std::string>& out,
@@ -97,6 +101,11 @@ int main(int argc, char** argv) {
   init_cmd
       ->add_option("--cache-size", init.cache_size,
                    "Most disk space the block cache uses, e.g. 512M, 32G")
+      ->capture_default_str()
+      ->type_name("SIZE");
+  init_cmd
+      ->add_option("--quota", init.quota,
+                   "Most data the drive stores (df shows it as its size; 0: no limit)")
       ->capture_default_str()
       ->type_name("SIZE");
   init_cmd->add_flag("--restore", init.restore,
@@ -183,8 +192,20 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->type_name("SIZE");
 
+  // mount.fuse3 runs `shardfs DRIVE DIR -o OPTS` for mount(8) and /etc/fstab: a first argument
+  // that is neither an option nor a command (or its alias) is a drive to mount.
+  std::vector<char*> args(argv, argv + argc);
+  if (argc >= 3 && argv[1][0] != '-') {
+    bool command = false;
+    for (const CLI::App* sub : app.get_subcommands({})) command |= sub->check_name(argv[1]);
+    if (!command) {
+      static char kMount[] = "mount";
+      args.insert(args.begin() + 1, kMount);
+      mount.from_mount_helper = true;
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     // --help and --version end here with 0; CLI11's own codes for usage errors become 2.
     return app.exit(e) == 0 ? 0 : 2;

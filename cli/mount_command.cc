@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +24,7 @@
 #include "cli/password.h"
 #include "cli/status_command.h"
 #include "fs/drive_fs.h"
+#include "fs/drive_probe.h"
 #include "fs/drive_unlock.h"
 #include "fs/fuse/control_socket.h"
 #include "fs/fuse/daemon_socket.h"
@@ -44,6 +47,10 @@ namespace {
 
 constexpr const char* kPidFileName = "daemon.pid";
 constexpr int kQuietWaitMs = 1000;  // unmount says it is waiting after this long
+// How long a mount waits for each storage node to answer (all at once) before giving up on it.
+constexpr std::chrono::milliseconds kProbeTimeout{5000};
+constexpr std::string_view kSourcePrefix = "shardfs:";
+constexpr const char* kCredentialName = "shardfs.password";  // systemd LoadCredential=
 
 // What serving a drive needs once it is unlocked.
 struct ServeRequest {
@@ -170,6 +177,14 @@ Status ServeDrive(ServeRequest request, const ReportFn& report) {
   // Destroyed in reverse: the session, the pid file, the filesystem (releasing the drive), and
   // last the listener, whose closing tells `shardfs unmount` that everything is done.
   std::optional<fuse::DaemonListener> listener;
+  auto unreachable = core::ProbeNodes(request.drive.config, kProbeTimeout);
+  if (!unreachable.ok()) {
+    report(unreachable.error());
+    return unreachable.error();
+  }
+  for (const std::string& node : *unreachable) {
+    spdlog::warn("mounting without {}; enough nodes answered to read and write", node);
+  }
   auto fs = core::OpenDriveFilesystem(std::move(request.drive), fs_options);
   if (!fs.ok()) {
     Status error =
@@ -226,8 +241,9 @@ std::string DescribeExit(int wstatus) {
   return "still running";
 }
 
-// The parent: waits for the daemon's readiness report.
-Status AwaitDaemon(int fd, pid_t pid, const ServeRequest& request) {
+// The parent: waits for the daemon's readiness report. `announce`: say so on stdout once
+// mounted (mount(8) is silent on success).
+Status AwaitDaemon(int fd, pid_t pid, const ServeRequest& request, bool announce) {
   std::string report;
   char buf[4096];
   while (true) {
@@ -246,6 +262,7 @@ Status AwaitDaemon(int fd, pid_t pid, const ServeRequest& request) {
                                  pid, exited ? DescribeExit(wstatus) : "no report"));
   }
   if (report[0] == '\0') {
+    if (!announce) return util::Ok();
     fmt::print("mounted {} at {}; unmount with `shardfs unmount {}`\n", request.drive_name,
                request.mountpoint, request.mountpoint);
     return util::Ok();
@@ -255,7 +272,7 @@ Status AwaitDaemon(int fd, pid_t pid, const ServeRequest& request) {
   return MakeError(static_cast<Errc>(code), report.substr(1));
 }
 
-Status RunDaemon(ServeRequest request, const std::string& log_level) {
+Status RunDaemon(ServeRequest request, const std::string& log_level, bool announce) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return util::ErrnoError(errno, "cannot create a pipe");
   std::fflush(nullptr);
@@ -268,7 +285,7 @@ Status RunDaemon(ServeRequest request, const std::string& log_level) {
   }
   if (pid > 0) {
     ::close(fds[1]);
-    return AwaitDaemon(fds[0], pid, request);
+    return AwaitDaemon(fds[0], pid, request, announce);
   }
   // The daemon. stderr stays on the terminal until the report, for fusermount3's messages.
   ::close(fds[0]);
@@ -339,26 +356,103 @@ bool TrustedDaemon(const fuse::DaemonConnection& daemon, const fuse::MountEntry&
   return owner.has_value() && *owner == daemon.uid();
 }
 
+// The drive's files: config= names them, else the config directory (config_dir=, the CLI's
+// flags, the environment) holds them under the drive's name.
+Result<core::DrivePaths> FindDrive(const CommonOptions& common, const fuse::MountOptions& options,
+                                   const MountCommandOptions& o, const std::string& drive) {
+  if (options.config) {
+    std::string dir = *options.config;
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      dir = dir.substr(0, dir.find_last_of('/'));  // config.json: its directory
+    }
+    core::DrivePaths paths;
+    paths.config_dir = paths.drives_dir = paths.drive_dir = dir;
+    paths.config_file = dir + "/config.json";
+    paths.keyfile = dir + "/keyfile";
+    return paths;
+  }
+  core::DriveLocation location = common.location;
+  if (options.config_dir) location.config_dir = options.config_dir;
+  core::PathEnv env = core::PathEnv::FromProcess();
+  if (o.from_mount_helper && env.home.empty()) {
+    // mount(8) clears $HOME: root's drives are the system's, a user's are under their home.
+    if (::geteuid() == 0) {
+      location.system = true;
+    } else if (const struct passwd* pw = ::getpwuid(::geteuid()); pw != nullptr) {
+      env.home = pw->pw_dir;
+    }
+  }
+  SHARDFS_ASSIGN_OR_RETURN(std::string dir, core::ResolveConfigDir(location, env));
+  return core::DrivePaths::For(dir, drive);
+}
+
+// password_file=, else --password-file, else the systemd credential, else the environment, else
+// the terminal — but only when stdin is one: mount(8) at boot must fail, never wait for a typist.
+Result<util::SecretBytes> MountPassword(const CommonOptions& common,
+                                        const fuse::MountOptions& options,
+                                        const std::string& drive) {
+  std::optional<std::string> file =
+      options.password_file ? options.password_file : common.password_file;
+  const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
+  if (!file && credentials != nullptr && *credentials != '\0') {
+    std::string credential = fmt::format("{}/{}", credentials, kCredentialName);
+    if (::access(credential.c_str(), F_OK) == 0) file = credential;
+  }
+  if (!file && !PasswordInEnvironment() && ::isatty(STDIN_FILENO) == 0) {
+    return MakeError(Errc::kInvalid,
+                     fmt::format("no password for drive '{}' and no terminal to ask on: give "
+                                 "password_file=FILE in the mount options (or --password-file "
+                                 "FILE), or a systemd credential {}",
+                                 drive, kCredentialName));
+  }
+  return GetPassword(file, PasswordUse::kUnlock, fmt::format("password for drive '{}'", drive));
+}
+
+// Everything up to serving: checks, the config, the password, the keys.
+Result<ServeRequest> PrepareMount(const CommonOptions& common, const MountCommandOptions& o,
+                                  fuse::MountOptions options) {
+  const std::string drive =
+      o.drive.starts_with(kSourcePrefix) ? o.drive.substr(kSourcePrefix.size()) : o.drive;
+  if (o.from_mount_helper && !options.fsname) options.fsname = o.drive;
+  SHARDFS_ASSIGN_OR_RETURN(std::string mountpoint, CheckMountpoint(o.mountpoint));
+  SHARDFS_ASSIGN_OR_RETURN(core::DrivePaths paths, FindDrive(common, options, o, drive));
+  SHARDFS_TRY(core::LoadDriveConfig(paths, drive));
+  SHARDFS_ASSIGN_OR_RETURN(util::SecretBytes password, MountPassword(common, options, drive));
+  SHARDFS_ASSIGN_OR_RETURN(core::UnlockedDrive unlocked, core::UnlockDrive(paths, drive, password));
+  if (options.cache_dir) unlocked.config.cache_dir = *options.cache_dir;
+  if (options.cache_size) unlocked.config.cache_size = *options.cache_size;
+  return ServeRequest{std::move(unlocked), std::move(options), drive, std::move(mountpoint)};
+}
+
+// The daemon logs its own failures to syslog; these happen before there is one. At boot nobody
+// reads stderr, so the reason must be in the system log too.
+void LogToSyslog(const Status& status) {
+  ::openlog("shardfs", LOG_PID, LOG_DAEMON);
+  ::syslog(LOG_ERR, "%s", status.error().message.c_str());
+  ::closelog();
+}
+
 }  // namespace
 
 Status RunMount(const CommonOptions& common, const MountCommandOptions& o) {
   fuse::MountOptions options;
-  for (const std::string& text : o.options) SHARDFS_TRY(fuse::ParseMountOptions(text, options));
+  Status parsed = util::Ok();
+  for (const std::string& text : o.options) {
+    parsed = fuse::ParseMountOptions(text, options);
+    if (!parsed.ok()) break;
+  }
   const std::string level = options.debug ? "debug" : "info";
   // Before the fork only warnings reach the terminal; the daemon logs `level` to syslog.
   util::InitLogging(util::LogSink::kStderr, o.foreground || options.debug ? level : "warn");
-  SHARDFS_ASSIGN_OR_RETURN(std::string mountpoint, CheckMountpoint(o.mountpoint));
-  SHARDFS_ASSIGN_OR_RETURN(std::string dir,
-                           core::ResolveConfigDir(common.location, core::PathEnv::FromProcess()));
-  core::DrivePaths paths = core::DrivePaths::For(dir, o.drive);
-  SHARDFS_TRY(core::LoadDriveConfig(paths, o.drive));
-  SHARDFS_ASSIGN_OR_RETURN(util::SecretBytes password,
-                           GetPassword(common.password_file, PasswordUse::kUnlock,
-                                       fmt::format("password for drive '{}'", o.drive)));
-  SHARDFS_ASSIGN_OR_RETURN(core::UnlockedDrive drive, core::UnlockDrive(paths, o.drive, password));
-  ServeRequest request{std::move(drive), std::move(options), o.drive, std::move(mountpoint)};
-  if (o.foreground) return RunForeground(std::move(request));
-  return RunDaemon(std::move(request), level);
+  Result<ServeRequest> request = parsed.ok() ? PrepareMount(common, o, std::move(options))
+                                             : Result<ServeRequest>(parsed.error());
+  if (!request.ok()) {
+    if (!o.foreground) LogToSyslog(request.error());
+    return request.error();
+  }
+  if (o.foreground) return RunForeground(std::move(request).value());
+  return RunDaemon(std::move(request).value(), level, !o.from_mount_helper);
 }
 
 Status RunUnmount(const std::string& path) {

@@ -13,6 +13,11 @@
 // unmount finds the mount in /proc/self/mountinfo, unmounts it (umount2 as root, else
 // `fusermount3 -u`) and waits on that socket until the daemon has exited; it does not need the
 // drive's name, config or cache directory, so it works for any fsname= or subtype=.
+//
+// For mount(8) and /etc/fstab the -o options also say where the drive and its password are
+// (config=, config_dir=, password_file=, or the systemd credential shardfs.password). A mount
+// never prompts unless stdin is a terminal, and one whose drive is on nodes first probes them
+// briefly, failing at once when fewer than k answer: a boot never hangs on a mount.
 #pragma once
 
 #include <string>
@@ -24,10 +29,14 @@
 namespace shardfs::cli {
 
 struct MountCommandOptions {
-  std::string drive;
+  std::string drive;  // NAME, or shardfs:NAME (the form for drives named like a command)
   std::string mountpoint;
   bool foreground = false;
   std::vector<std::string> options;  // the text of each -o, in order
+  // Run by mount(8) as `shardfs DRIVE DIR -o OPTS`: the default fsname is DRIVE as written (so
+  // findmnt and `mount -a` see the fstab source), and since mount(8) clears $HOME, root's default
+  // config directory is /etc/shardfs.
+  bool from_mount_helper = false;
 };
 
 util::Status RunMount(const CommonOptions& common, const MountCommandOptions& options);

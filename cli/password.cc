@@ -67,6 +67,11 @@ Result<SecretBytes> PromptHidden(std::string_view prompt) {
   return line.Prefix(n);
 }
 
+bool PasswordInEnvironment() {
+  const char* env_file = std::getenv("SHARDFS_PASSWORD_FILE");
+  return (env_file != nullptr && *env_file != '\0') || std::getenv("SHARDFS_PASSWORD") != nullptr;
+}
+
 Result<SecretBytes> GetPassword(const std::optional<std::string>& password_file, PasswordUse use,
                                 std::string_view what) {
   if (password_file) return ReadSecretFile(*password_file, "password");

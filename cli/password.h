@@ -18,6 +18,10 @@ enum class PasswordUse { kUnlock, kNew };
 util::Result<util::SecretBytes> GetPassword(const std::optional<std::string>& password_file,
                                             PasswordUse use, std::string_view what);
 
+// True when $SHARDFS_PASSWORD_FILE or $SHARDFS_PASSWORD gives a password (GetPassword then asks
+// no terminal).
+bool PasswordInEnvironment();
+
 // A password or mnemonic file: its contents less one trailing newline; errors if it is empty.
 // Warns on stderr when the file is readable by group or others.
 util::Result<util::SecretBytes> ReadSecretFile(const std::string& path, std::string_view what);

@@ -13,6 +13,7 @@
 #include "fs/cache/block_cache.h"
 #include "fs/core_fs.h"
 #include "fs/crypto/record.h"
+#include "fs/drive_probe.h"
 #include "fs/meta_store.h"
 #include "fs/remote/dir_store.h"
 #include "fs/remote/erasure_store.h"
@@ -50,14 +51,7 @@ Result<int> LockCacheDir(const DriveConfig& config) {
 }
 
 Result<std::unique_ptr<remote::S3Store>> OpenS3Node(const NodeSpec& node) {
-  remote::S3Options o;
-  o.endpoint = node.endpoint;
-  o.bucket = node.bucket;
-  o.access_key = node.access_key;
-  o.secret_key = util::SecretBytes(node.secret_key.size());
-  std::memcpy(o.secret_key.data(), node.secret_key.data(), node.secret_key.size());
-  o.region = node.region;
-  auto store = remote::S3Store::Open(std::move(o));
+  auto store = remote::S3Store::Open(NodeS3Options(node));
   if (!store.ok()) return store.error().WithContext(fmt::format("node '{}'", node.id));
   return std::move(store).value();
 }

@@ -72,7 +72,9 @@ Result<KeyConfig> ParseKey(const json& k, const std::string& where) {
 Result<NodeConfig> LoadConfig(const std::string& path) {
   Result<util::Bytes> bytes = util::ReadFile(path, kMaxConfigBytes);
   if (!bytes.ok()) return Context(bytes, "cannot read the node config " + path);
-  json doc = json::parse(bytes->begin(), bytes->end(), nullptr, /*allow_exceptions=*/false);
+  // Comments let the packaged example config (packaging/node-example.conf) explain itself.
+  json doc = json::parse(bytes->begin(), bytes->end(), nullptr, /*allow_exceptions=*/false,
+                         /*ignore_comments=*/true);
   if (doc.is_discarded() || !doc.is_object()) {
     return MakeError(Errc::kInvalid, "the node config " + path + " is not a JSON object");
   }

@@ -1,4 +1,5 @@
-// shardfs-node's configuration: a JSON file (format in docs/node.md) plus command-line overrides.
+// shardfs-node's configuration: a JSON file (format in docs/node.md; // and /* */ comments are
+// allowed) plus command-line overrides.
 // Loading rejects unknown keys and bad values with a message naming the file and the key.
 // Plain values; not synchronized (built once in main, then read-only).
 #pragma once

@@ -22,6 +22,8 @@ PACKAGES=(
   rsync git sqlite3 tar attr util-linux procps bc python3
   # real S3 clients that check shardfs-node, and a real S3 server (Ceph RGW) for the client
   s3cmd rclone ceph-mon ceph-osd radosgw ceph-common uuid-runtime
+  # the Debian package (make deb, tests/packaging/deb_test.sh): dpkg-shlibdeps, lintian, man -w
+  dpkg-dev lintian man-db
 )
 
 die() {

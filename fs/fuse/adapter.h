@@ -6,6 +6,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <optional>
 
 #include "fs/filesystem.h"
 
@@ -17,6 +19,11 @@ struct AdapterConfig {
   double attr_timeout = 1.0;
   double entry_timeout = 1.0;
   bool writeback_cache = true;  // asked for; the kernel may not offer it
+  // Shown instead of the stored owner and group (-o uid=, gid=), and permission bits hidden
+  // from every file (-o umask=); the core's own attributes are unchanged.
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  uint32_t umask = 0;
 };
 
 struct Adapter {

@@ -132,7 +132,8 @@ util::Result<std::unique_ptr<FuseSession>> FuseSession::Mount(core::Filesystem& 
                                                               const std::string& mountpoint) {
   auto state = std::make_unique<State>();
   state->adapter.reset(new Adapter{
-      fs, AdapterConfig{options.attr_timeout, options.entry_timeout, options.writeback_cache}});
+      fs, AdapterConfig{options.attr_timeout, options.entry_timeout, options.writeback_cache,
+                        options.uid, options.gid, options.umask}});
   state->mountpoint = mountpoint;
   state->arg_strings.push_back("shardfs");
   for (std::string& arg : LibfuseArguments(options, default_fsname)) {

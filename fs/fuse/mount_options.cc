@@ -8,6 +8,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "fs/util/files.h"
+#include "fs/util/units.h"
+
 namespace shardfs::fuse {
 
 using util::Errc;
@@ -16,8 +19,9 @@ using util::Status;
 
 namespace {
 
-// How an option is written: a bare word (ro) or name=value (attr_timeout=2).
-enum class Form { kFlag, kValue };
+// How an option is written: a bare word (ro), name=value (attr_timeout=2), or any option whose
+// name starts with the spec's name, with or without a value (x-systemd.automount).
+enum class Form { kFlag, kValue, kPrefix };
 
 struct OptionSpec {
   std::string_view name;
@@ -52,6 +56,57 @@ Status ParseName(std::string_view name, std::string_view value, std::string& out
   return util::Ok();
 }
 
+// A file or directory; made absolute, since the daemon runs in /.
+Status ParsePath(std::string_view name, std::string_view value, std::optional<std::string>& out) {
+  if (value.empty() || value.find(',') != std::string_view::npos) {
+    return MakeError(
+        Errc::kInvalid,
+        fmt::format("mount option '{}' needs a path, e.g. {}=/etc/shardfs/...", name, name));
+  }
+  out = util::AbsolutePath(std::string(value));
+  return util::Ok();
+}
+
+// A decimal uid or gid (names would need the user database, which may not be up at boot).
+Status ParseId(std::string_view name, std::string_view value, std::optional<uint32_t>& out) {
+  uint32_t id = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), id);
+  if (ec != std::errc() || end != value.data() + value.size() || value.empty() ||
+      id == UINT32_MAX) {
+    return MakeError(Errc::kInvalid, fmt::format("mount option '{}={}': give a number, e.g. "
+                                                 "{}=1000 (`id -u NAME` shows a user's)",
+                                                 name, value, name));
+  }
+  out = id;
+  return util::Ok();
+}
+
+Status ParseUmask(std::string_view value, uint32_t& out) {
+  uint32_t mask = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), mask, 8);
+  if (ec != std::errc() || end != value.data() + value.size() || value.empty() || mask > 0777) {
+    return MakeError(Errc::kInvalid,
+                     fmt::format("mount option 'umask={}': give octal permission bits to hide, "
+                                 "e.g. umask=022 or umask=077",
+                                 value));
+  }
+  out = mask;
+  return util::Ok();
+}
+
+Status ParseCacheSize(std::string_view value, std::optional<uint64_t>& out) {
+  auto size = util::ParseSize(value);
+  if (!size.ok() || *size == 0) {
+    return MakeError(Errc::kInvalid, fmt::format("mount option 'cache_size={}': give a size such "
+                                                 "as 512M or 2G",
+                                                 value));
+  }
+  out = *size;
+  return util::Ok();
+}
+
+Status Ignore(MountOptions&, std::string_view) { return util::Ok(); }
+
 // clang-format off
 constexpr OptionSpec kOptions[] = {
     {"ro", Form::kFlag, "mount read-only",
@@ -83,6 +138,36 @@ constexpr OptionSpec kOptions[] = {
      [](MountOptions& o, std::string_view v) { return ParseName("subtype", v, o.subtype); }},
     {"default_permissions", Form::kFlag, "the kernel checks mode bits (always on)",
      [](MountOptions&, std::string_view) { return util::Ok(); }},
+    {"password_file", Form::kValue,
+     "FILE: read the drive's password from FILE (first line; mode 0600), as --password-file",
+     [](MountOptions& o, std::string_view v) { return ParsePath("password_file", v, o.password_file); }},
+    {"config", Form::kValue, "PATH: the drive's config.json, or the directory holding it and its "
+     "keyfile (instead of looking the drive up in the config directory)",
+     [](MountOptions& o, std::string_view v) { return ParsePath("config", v, o.config); }},
+    {"config_dir", Form::kValue, "DIR: the config directory to find the drive in, as --config-dir",
+     [](MountOptions& o, std::string_view v) { return ParsePath("config_dir", v, o.config_dir); }},
+    {"cache_dir", Form::kValue, "DIR: keep the drive's cache here instead of where its config says",
+     [](MountOptions& o, std::string_view v) { return ParsePath("cache_dir", v, o.cache_dir); }},
+    {"cache_size", Form::kValue, "SIZE: most disk space the block cache uses, e.g. 512M or 2G",
+     [](MountOptions& o, std::string_view v) { return ParseCacheSize(v, o.cache_size); }},
+    {"uid", Form::kValue, "N: show every file as owned by user id N",
+     [](MountOptions& o, std::string_view v) { return ParseId("uid", v, o.uid); }},
+    {"gid", Form::kValue, "N: show every file as owned by group id N",
+     [](MountOptions& o, std::string_view v) { return ParseId("gid", v, o.gid); }},
+    {"umask", Form::kValue, "OCTAL: hide these permission bits of every file, e.g. 077 (the "
+     "kernel checks access against what is shown)",
+     [](MountOptions& o, std::string_view v) { return ParseUmask(v, o.umask); }},
+    // For mount(8), /etc/fstab and systemd; ignored when they reach shardfs.
+    {"_netdev", Form::kFlag, "", Ignore},
+    {"nofail", Form::kFlag, "", Ignore},
+    {"auto", Form::kFlag, "", Ignore},
+    {"noauto", Form::kFlag, "", Ignore},
+    {"defaults", Form::kFlag, "", Ignore},
+    {"user", Form::kFlag, "", Ignore},
+    {"users", Form::kFlag, "", Ignore},
+    {"nouser", Form::kFlag, "", Ignore},
+    {"comment", Form::kValue, "", Ignore},
+    {"x-", Form::kPrefix, "", Ignore},
     // Passed to libfuse 3.14 and the kernel: exactly those fuse_session_new accepts.
     {"suid", Form::kFlag, "", nullptr},
     {"nosuid", Form::kFlag, "", nullptr},
@@ -107,7 +192,7 @@ constexpr OptionSpec kOptions[] = {
 
 const OptionSpec* FindOption(std::string_view name) {
   for (const OptionSpec& spec : kOptions) {
-    if (spec.name == name) return &spec;
+    if (spec.form == Form::kPrefix ? name.starts_with(spec.name) : spec.name == name) return &spec;
   }
   return nullptr;
 }
@@ -192,9 +277,15 @@ std::string MountOptionsHelp() {
   };
   std::string out;
   std::vector<std::string_view> passthrough;
+  std::vector<std::string> ignored;
   for (const OptionSpec& spec : kOptions) {
     if (spec.apply == nullptr) {
       passthrough.push_back(spec.name);
+      continue;
+    }
+    if (spec.apply == Ignore) {
+      ignored.push_back(spec.form == Form::kPrefix ? std::string(spec.name) + "*"
+                                                   : std::string(spec.name));
       continue;
     }
     std::string name(spec.name);
@@ -208,6 +299,8 @@ std::string MountOptionsHelp() {
   }
   out += entry("(kernel options)",
                fmt::format("passed on as given: {}", fmt::join(passthrough, ", ")));
+  out += entry("(fstab options)", fmt::format("for mount(8) and systemd, accepted and ignored: {}",
+                                              fmt::join(ignored, ", ")));
   return out;
 }
 

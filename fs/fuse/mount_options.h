@@ -3,9 +3,12 @@
 // built from them. Every option is listed in one table in mount_options.cc (name, kind, help,
 // and how it applies); an option not in the table is an error naming it, so a typo never reaches
 // libfuse (which would reject it with a less helpful message) nor is silently ignored.
-// Pure functions over plain values; thread-safe.
+// The options mount(8) and /etc/fstab use for their own purposes (_netdev, nofail, auto, user,
+// x-systemd.*, ...) are in the table too, accepted and ignored. Pure functions over plain values;
+// thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +29,17 @@ struct MountOptions {
   double entry_timeout = 1.0;         // seconds it trusts names, found or not found
   std::optional<std::string> fsname;  // shown by df and findmnt; default shardfs:DRIVE
   std::string subtype{kSubtype};
+  // Finding and unlocking the drive, for mount(8) and /etc/fstab (the CLI's flags otherwise).
+  std::optional<std::string> password_file;
+  std::optional<std::string> config;      // the drive's config.json, or the directory holding it
+  std::optional<std::string> config_dir;  // like --config-dir
+  std::optional<std::string> cache_dir;   // instead of the drive config's
+  std::optional<uint64_t> cache_size;     // bytes; instead of the drive config's
+  // What every file shows (like sshfs and rclone mounts): this owner and group instead of the
+  // stored ones, and the permission bits less umask. The kernel checks access against these.
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  uint32_t umask = 0;
   // Options of libfuse or the kernel (nosuid, noatime, ...), as written, in order.
   std::vector<std::string> passthrough;
 };

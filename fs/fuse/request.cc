@@ -22,13 +22,13 @@ timespec ToTimespec(const core::Timespec& t) {
 
 }  // namespace
 
-struct stat ToStat(const core::Attr& attr) {
+struct stat ToStat(const AdapterConfig& config, const core::Attr& attr) {
   struct stat st {};
   st.st_ino = attr.ino;
-  st.st_mode = attr.mode;
+  st.st_mode = attr.mode & ~static_cast<mode_t>(config.umask);
   st.st_nlink = attr.nlink;
-  st.st_uid = attr.uid;
-  st.st_gid = attr.gid;
+  st.st_uid = config.uid.value_or(attr.uid);
+  st.st_gid = config.gid.value_or(attr.gid);
   st.st_rdev = attr.rdev;
   st.st_size = static_cast<off_t>(attr.size);
   st.st_blocks = static_cast<blkcnt_t>(attr.blocks);
@@ -44,7 +44,7 @@ fuse_entry_param EntryParam(const AdapterConfig& config, const core::Attr& attr)
   e.ino = attr.ino;
   e.generation = 0;  // inode numbers are never reused
   if (attr.ino != 0) {
-    e.attr = ToStat(attr);
+    e.attr = ToStat(config, attr);
     e.attr_timeout = config.attr_timeout;
   }
   e.entry_timeout = config.entry_timeout;

@@ -24,7 +24,8 @@ namespace shardfs::fuse::internal {
 
 inline Adapter& AdapterOf(fuse_req_t req) { return *static_cast<Adapter*>(fuse_req_userdata(req)); }
 
-struct stat ToStat(const core::Attr& attr);
+// The attributes as the kernel is shown them: with the mount's uid=, gid= and umask= applied.
+struct stat ToStat(const AdapterConfig& config, const core::Attr& attr);
 fuse_entry_param EntryParam(const AdapterConfig& config, const core::Attr& attr);
 
 // Who is asking. The supplementary groups cost a read of /proc/<tid>/status, so they are
@@ -71,9 +72,9 @@ inline auto ReplyOk(fuse_req_t req) {
 }
 inline auto ReplyAttr(fuse_req_t req) {
   return [req](const util::Result<core::Attr>& attr) noexcept {
-    const double timeout = AdapterOf(req).config.attr_timeout;
-    struct stat st = ToStat(*attr);
-    fuse_reply_attr(req, &st, timeout);
+    const AdapterConfig& config = AdapterOf(req).config;
+    struct stat st = ToStat(config, *attr);
+    fuse_reply_attr(req, &st, config.attr_timeout);
   };
 }
 // An entry with ino 0 is a negative entry: the kernel caches the miss for entry_timeout.

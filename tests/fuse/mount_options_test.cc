@@ -114,6 +114,58 @@ TEST(MountOptions, HelpListsEveryOption) {
   }
 }
 
+TEST(MountOptions, DriveLocationAndCache) {
+  MountOptions o = Parse({"password_file=/etc/shardfs/p.pass,config=/srv/d/config.json",
+                          "config_dir=/etc/shardfs,cache_dir=/var/cache/x,cache_size=512M"});
+  EXPECT_EQ(o.password_file, "/etc/shardfs/p.pass");
+  EXPECT_EQ(o.config, "/srv/d/config.json");
+  EXPECT_EQ(o.config_dir, "/etc/shardfs");
+  EXPECT_EQ(o.cache_dir, "/var/cache/x");
+  EXPECT_EQ(o.cache_size, uint64_t{512} << 20);
+  EXPECT_EQ(Parse({"cache_size=2G"}).cache_size, uint64_t{2} << 30);
+  // Relative paths are made absolute: the daemon runs in /.
+  std::optional<std::string> relative = Parse({"password_file=p"}).password_file;
+  ASSERT_TRUE(relative.has_value());
+  EXPECT_EQ(relative->front(), '/');
+  EXPECT_NE(ErrorOf("cache_size=lots").find("512M"), std::string::npos);
+  ErrorOf("cache_size=0");
+  ErrorOf("password_file=");
+  ErrorOf("config_dir");
+  // None of them reaches libfuse.
+  EXPECT_EQ(LibfuseArguments(o, "d")[1], "default_permissions,fsname=d,subtype=shardfs");
+}
+
+TEST(MountOptions, OwnerAndUmask) {
+  MountOptions o = Parse({"uid=1000,gid=100,umask=027"});
+  EXPECT_EQ(o.uid, 1000u);
+  EXPECT_EQ(o.gid, 100u);
+  EXPECT_EQ(o.umask, 027u);
+  EXPECT_EQ(Parse({"umask=0"}).umask, 0u);
+  EXPECT_FALSE(Parse({"ro"}).uid.has_value());
+  EXPECT_NE(ErrorOf("uid=alice").find("id -u"), std::string::npos);
+  ErrorOf("uid=-1");
+  ErrorOf("gid=4294967295");
+  EXPECT_NE(ErrorOf("umask=999").find("octal"), std::string::npos);
+  ErrorOf("umask=1000");
+  EXPECT_EQ(LibfuseArguments(o, "d")[1], "default_permissions,fsname=d,subtype=shardfs");
+}
+
+// What mount(8), /etc/fstab and systemd write for themselves is accepted and dropped.
+TEST(MountOptions, FstabOptionsAreIgnored) {
+  MountOptions o = Parse({"_netdev,nofail,noauto,auto,defaults,user,users,nouser,comment=x",
+                          "x-systemd.automount,x-systemd.idle-timeout=10min,x-gvfs-show,ro"});
+  EXPECT_TRUE(o.read_only);
+  EXPECT_TRUE(o.passthrough.empty());
+  EXPECT_EQ(LibfuseArguments(o, "d")[1], "default_permissions,fsname=d,subtype=shardfs,ro");
+  EXPECT_EQ(ErrorOf("_netdev=1"), "mount option '_netdev' takes no value");
+  EXPECT_EQ(ErrorOf("xsystemd.automount"), "unknown mount option 'xsystemd.automount'");
+  std::string help = MountOptionsHelp();
+  for (const char* name : {"password_file=FILE", "config=PATH", "config_dir=DIR", "cache_dir=DIR",
+                           "cache_size=SIZE", "uid=N", "gid=N", "umask=OCTAL", "_netdev", "x-*"}) {
+    EXPECT_NE(help.find(name), std::string::npos) << name;
+  }
+}
+
 // What we pass must be what libfuse 3.14 accepts: fuse_session_new rejects unknown options
 // (a session that is created but not mounted touches nothing).
 TEST(MountOptions, LibfuseAcceptsEverythingWePass) {

@@ -30,6 +30,20 @@ TEST(NodeConfig, LoadsAFullConfig) {
   EXPECT_EQ(a->port, 9100);
 }
 
+TEST(NodeConfig, AllowsComments) {
+  auto c = LoadConfig(WriteTemp(R"(// a node
+{
+  "data": "/d",  /* where shards live */
+  // "listen": "0.0.0.0:9000",
+  "keys": [{"access_key": "AK", "secret_key": "S"}]
+})"));
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->data, "/d");
+  EXPECT_EQ(c->listen, "127.0.0.1:9000");
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+  EXPECT_FALSE(LoadConfig(WriteTemp(R"({"data": "/d" /* unterminated)")).ok());
+}
+
 TEST(NodeConfig, RejectsUnknownKeysAndBadValues) {
   auto c = LoadConfig(WriteTemp(R"({"data":"/d","colour":"red"})"));
   ASSERT_FALSE(c.ok());
