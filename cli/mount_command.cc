@@ -375,13 +375,16 @@ Result<core::DrivePaths> FindDrive(const CommonOptions& common, const fuse::Moun
   core::DriveLocation location = common.location;
   if (options.config_dir) location.config_dir = options.config_dir;
   core::PathEnv env = core::PathEnv::FromProcess();
-  if (o.from_mount_helper && env.home.empty()) {
-    // mount(8) clears $HOME: root's drives are the system's, a user's are under their home.
-    if (::geteuid() == 0) {
-      location.system = true;
-    } else if (const struct passwd* pw = ::getpwuid(::geteuid()); pw != nullptr) {
-      env.home = pw->pw_dir;
-    }
+  const bool located = location.config_dir || location.system || !env.shardfs_config_dir.empty();
+  if (o.from_mount_helper && !located && ::geteuid() == 0) {
+    // Through mount(8) at boot, root's drives are the system's (shardfs init --system):
+    // mount(8) clears $HOME, and mount.fuse3 then sets it to /root for the filesystem, so
+    // /etc/shardfs comes first, then root's own config directory.
+    const core::DrivePaths system = core::DrivePaths::For("/etc/shardfs", drive);
+    if (env.home.empty() || util::PathExists(system.config_file)) location.system = true;
+  } else if (o.from_mount_helper && env.home.empty()) {
+    // A user's mount(8) call: their drives are under their home.
+    if (const struct passwd* pw = ::getpwuid(::geteuid()); pw != nullptr) env.home = pw->pw_dir;
   }
   SHARDFS_ASSIGN_OR_RETURN(std::string dir, core::ResolveConfigDir(location, env));
   return core::DrivePaths::For(dir, drive);

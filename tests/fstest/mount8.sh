@@ -51,6 +51,7 @@ cleanup() {
     kill "$listener" 2>/dev/null
     wait "$listener" 2>/dev/null
   fi
+  [[ -n ${etc_overlay:-} ]] && umount -l /etc
   # Lazily: this shell's own redirections may still hold it; only this namespace sees it.
   [[ -n ${dev_tmpfs:-} ]] && umount -l /dev
   for m in /usr/sbin /usr/local/sbin; do
@@ -115,6 +116,23 @@ objects=$(count_objects)
 ((objects >= 48)) || fail "after umount only $objects objects are in the store (3 MiB: 48 blocks)"
 say "after umount: $objects objects in the store, daemon $pid gone"
 findmnt -rn "$mnt" >/dev/null && fail "$mnt is still mounted"
+
+# ---- 1b. a system drive (init --system) is found without config_dir= --------------------------
+say "1b. a drive in /etc/shardfs, found by mount(8) without config_dir="
+# /etc/shardfs appears only in this namespace: /etc overlaid read-only with a directory holding it.
+mkdir -p "$home/etc-extra"
+"$SHARDFS_BIN" init sysdrive --config-dir "$home/etc-extra/shardfs" \
+  --password-file "$home/password" --store "dir:$home/store-sys" --cache-dir "$home/cache-sys" \
+  --cache-size 64M --block-size 64K --kdf-memory 8M --kdf-passes 1 \
+  --mnemonic-out "$home/mnemonic-sys" >/dev/null || die "init of the system drive failed"
+mount -t overlay overlay -o "lowerdir=$home/etc-extra:/etc" /etc
+etc_overlay=1
+mount -t fuse.shardfs sysdrive "$mnt" -o "_netdev,password_file=$home/password" </dev/null ||
+  fail "mount(8) did not find the drive in /etc/shardfs"
+[[ $(findmnt -rn -o SOURCE "$mnt") == sysdrive ]] && echo sys >"$mnt/f" && umount "$mnt" ||
+  fail "the system drive did not work"
+umount /etc
+etc_overlay=
 
 # ---- 2. mount -a with a test fstab ----------------------------------------------------------------
 say "2. mount -a -T FSTAB"
