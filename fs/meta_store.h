@@ -6,7 +6,7 @@
 //   blocks   ino | index -> sealed BlockRef
 //   xattrs   ino | name HMAC -> sealed (name, value)
 //   orphans  ino (unlinked while open; deleted at the next mount if a crash left it)
-//   uploads  object id -> sealed size (blocks in the cache not yet in the store)
+//   uploads  object id -> u64 sealed size, in clear (blocks in the cache not yet stored)
 //   garbage  object id (blocks no longer referenced, to delete from the store)
 //   state    name -> u64 (next inode number, format version)
 // A Txn is one KvStore transaction; write Txns commit atomically. Thread-safety as KvStore:
