@@ -93,11 +93,13 @@ Result<FsStats> CoreFs::StatFs() {
   FsStats st;
   st.block_size = 4096;
   // What the store holds and can still take, in bytes of blocks; blocks not uploaded yet count
-  // as used, so df moves as soon as data is written.
+  // as used, so df moves as soon as data is written. The dirty bytes are read first: a block
+  // is marked clean only after the store has it, so one uploaded in between is counted twice
+  // (for a moment) rather than not at all.
+  const uint64_t dirty = cache_->Stats().dirty_bytes;
   auto usage = store_->Usage();
   if (!usage.ok()) spdlog::warn("statfs: {}", usage.error().message);
   auto lock = Lock();
-  const uint64_t dirty = cache_->Stats().dirty_bytes;
   uint64_t used = dirty;
   uint64_t total = uint64_t{1} << 50;  // no limit known: a large, stable size
   uint64_t available = total;
