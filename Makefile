@@ -6,6 +6,7 @@
 #   make format   clang-format -i every C++ source
 #   make demo     create a demo drive under ./demo (scripts/demo.sh)
 #   make deb      build, then the Debian package $(BUILD_DIR)/deb/shardfs_*.deb (CPack, packaging/)
+#   make bench    build, then the benchmarks beside the peers (bench/run.sh; as root, ~30 min)
 #   make clean    remove both build directories
 # Override on the command line, e.g. `make BUILD_DIR=build-c ASAN_DIR=build-c-asan test`.
 
@@ -28,7 +29,7 @@ FORMAT_DIRS := $(wildcard fs cli node tests bench)
 
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build asan test check-format format demo deb clean
+.PHONY: all deps build asan test check-format format demo deb bench clean
 
 all: build
 
@@ -76,6 +77,13 @@ deb: build
 	rm -rf $(BUILD_DIR)/deb
 	cpack --config $(BUILD_DIR)/CPackConfig.cmake -G DEB -B $(BUILD_DIR)/deb
 	@echo "make deb: $$(ls $(abspath $(BUILD_DIR))/deb/shardfs_*.deb)"
+
+# Not part of `make test`: ~25 minutes on 2 cores. Results go to bench/results/; pass options
+# with BENCH_ARGS, e.g. `make bench BENCH_ARGS=--quick`.
+bench: build
+	SHARDFS_BIN=$(abspath $(BUILD_DIR))/cli/shardfs \
+	  SHARDFS_NODE_BIN=$(abspath $(BUILD_DIR))/node/shardfs-node \
+	  MICRO_BENCH_BIN=$(abspath $(BUILD_DIR))/bench/micro_bench bench/run.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)

@@ -20,6 +20,8 @@ PACKAGES=(
   clang-format
   # programs the tests run on a real mount (tests/fstest) and the benchmarks use
   rsync git sqlite3 tar attr util-linux procps bc python3
+  # the peers and tools of `make bench` (bench/run.sh; rclone is below)
+  gocryptfs fio gnuplot-nox
   # real S3 clients that check shardfs-node, and a real S3 server (Ceph RGW) for the client
   s3cmd rclone ceph-mon ceph-osd radosgw ceph-common uuid-runtime
   # the Debian package (make deb, tests/packaging/deb_test.sh): dpkg-shlibdeps, lintian, man -w

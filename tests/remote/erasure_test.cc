@@ -5,8 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <random>
 #include <vector>
 
@@ -202,39 +200,6 @@ TEST(ErasureTest, ChecksumIsXxh3) {
   Bytes b = a;
   b[63] ^= 1;
   EXPECT_NE(ShardChecksum(a), ShardChecksum(b));
-}
-
-// Run by hand: remote_test --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
-TEST(ErasureTest, DISABLED_Throughput) {
-  using Clock = std::chrono::steady_clock;
-  const Bytes data = RandomBytes(4u << 20, 8);
-  constexpr int kRounds = 200;
-  auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
-  auto gbps = [&](double s) { return kRounds * double(data.size()) / s / 1e9; };
-
-  auto start = Clock::now();
-  for (int i = 0; i < kRounds; ++i) ASSERT_TRUE(EncodeShards(4, 2, data).ok());
-  const double encode = seconds(Clock::now() - start);
-  auto enc = EncodeShards(4, 2, data);
-  std::vector<ShardView> two_lost = {
-      {1, enc->shard(1)}, {3, enc->shard(3)}, {4, enc->shard(4)}, {5, enc->shard(5)}};
-  std::vector<ShardView> all_data = {
-      {0, enc->shard(0)}, {1, enc->shard(1)}, {2, enc->shard(2)}, {3, enc->shard(3)}};
-  start = Clock::now();
-  for (int i = 0; i < kRounds; ++i) ASSERT_TRUE(DecodeShards(4, 2, data.size(), two_lost).ok());
-  const double decode = seconds(Clock::now() - start);
-  start = Clock::now();
-  for (int i = 0; i < kRounds; ++i) ASSERT_TRUE(DecodeShards(4, 2, data.size(), all_data).ok());
-  const double join = seconds(Clock::now() - start);
-  start = Clock::now();
-  uint64_t sink = 0;
-  for (int i = 0; i < kRounds; ++i) sink += ShardChecksum(data);
-  const double xxh = seconds(Clock::now() - start);
-  std::printf(
-      "4+2 over 4 MiB: encode %.1f GB/s, decode (2 data shards lost) %.1f GB/s, "
-      "decode (data shards only) %.1f GB/s, XXH3 %.1f GB/s (%llx)\n",
-      gbps(encode), gbps(decode), gbps(join), gbps(xxh),
-      static_cast<unsigned long long>(sink & 0xf));
 }
 
 }  // namespace
