@@ -262,6 +262,9 @@ class CoreFs final : public Filesystem {
   std::condition_variable uploaded_cv_;  // an upload finished
   std::condition_variable stop_cv_;      // the committer's sleep, cut short by Shutdown
   std::condition_variable sealed_cv_;    // a seal committed (or failed)
+  std::condition_variable load_cv_;      // a block load finished (loads_in_flight_ fell)
+  static constexpr int kMaxConcurrentLoads = 4;
+  int loads_in_flight_ = 0;
   std::unordered_set<util::ObjectId> in_flight_;
   bool stopping_ = false;
   // Guards fetches_, prefetch_queue_ and prefetch_queued_. A leaf: never held while taking mu_

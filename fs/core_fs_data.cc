@@ -109,9 +109,15 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
       if (!ref.ok() && ref.code() != Errc::kNotFound) return ref.error();
       if (ref.ok()) {
         util::SecretBytes key = n->rec.file_key.Clone();
+        // Each load holds a sealed and a plain block at once: bound how many run together, so
+        // a burst of writes or reads to scattered blocks cannot multiply the memory in use.
+        load_cv_.wait(lock, [&] { return loads_in_flight_ < kMaxConcurrentLoads; });
+        ++loads_in_flight_;
         lock.unlock();
         auto plain = ReadBlock(ino, index, *ref, key);
         lock.lock();
+        --loads_in_flight_;
+        load_cv_.notify_one();
         if (!plain.ok()) return plain.error();
         // Another thread may have changed the block or loaded it while mu_ was free.
         SHARDFS_ASSIGN_OR_RETURN(auto again, meta_->Read());

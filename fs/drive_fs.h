@@ -18,7 +18,10 @@ struct FsOptions {
   bool writeback_cache = true;
   bool read_only = false;
   // Plaintext kept in memory per drive: dirty buffers being filled plus recently read blocks.
-  uint64_t memory_budget_bytes = uint64_t{128} << 20;
+  // 64 MiB (16 blocks of 4 MiB): the kernel's page cache holds what was read or written
+  // recently anyway; 128 MiB took the daemon's peak over 300 MiB (1 GiB written and read
+  // back: 330 MiB at 128, 250 MiB at 64).
+  uint64_t memory_budget_bytes = uint64_t{64} << 20;
   // Seal dirty buffers idle this long and sync the local state (like ext4's commit=5).
   uint32_t commit_interval_seconds = 5;
   // Blocks uploaded at once (each fans out to its shards' nodes in parallel).
