@@ -22,9 +22,14 @@
 #include "fs/util/encoding.h"
 #include "fs/util/files.h"
 #include "tests/cache/temp_dir.h"
+#include "tests/golden_util.h"
 
 namespace shardfs::cache {
 namespace {
+
+using golden::Counting;
+using golden::Updating;
+constexpr auto Id = golden::CountingId;
 
 using util::Bytes;
 using util::ByteSpan;
@@ -44,22 +49,6 @@ constexpr char kHeader[] =
     "# per line: <table> <key hex> <value hex>, or file <path> <content hex>. blocks: id ->\n"
     "# u64le size | u64le LRU seq | u8 flags (1 dirty, 2 inline); meta: \"format\" -> u32le;\n"
     "# small: id -> an inline block's bytes. Do not edit: a change here is a format change.\n";
-
-bool Updating() {
-  const char* v = std::getenv("SHARDFS_UPDATE_GOLDEN");
-  return v != nullptr && std::string_view(v) == "1";
-}
-
-Bytes Counting(uint8_t start, size_t n) {
-  Bytes b(n);
-  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(start + i);
-  return b;
-}
-ObjectId Id(uint8_t start) {
-  ObjectId id;
-  for (size_t i = 0; i < id.bytes.size(); ++i) id.bytes[i] = static_cast<uint8_t>(start + i);
-  return id;
-}
 
 // The fixed Puts, in order (so LRU seqs 1..4): two blocks in files, two inline in the index.
 struct FixedBlock {

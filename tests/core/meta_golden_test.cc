@@ -23,9 +23,15 @@
 #include "fs/meta_store.h"
 #include "fs/util/encoding.h"
 #include "fs/util/files.h"
+#include "tests/cache/temp_dir.h"
+#include "tests/golden_util.h"
 
 namespace shardfs::core {
 namespace {
+
+using golden::Counting;
+using golden::Updating;
+constexpr auto Id = golden::CountingId;
 
 using util::Bytes;
 using util::ByteSpan;
@@ -53,21 +59,6 @@ constexpr char kHeader[] =
     "# sealed name. Metadata key 00..1f, entry-names key 20..3f. Do not edit: a change here is a\n"
     "# format change (bump the version, keep reading this one).\n";
 
-bool Updating() {
-  const char* v = std::getenv("SHARDFS_UPDATE_GOLDEN");
-  return v != nullptr && std::string_view(v) == "1";
-}
-
-Bytes Counting(uint8_t start, size_t n) {
-  Bytes b(n);
-  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(start + i);
-  return b;
-}
-ObjectId Id(uint8_t start) {
-  ObjectId id;
-  for (size_t i = 0; i < id.bytes.size(); ++i) id.bytes[i] = static_cast<uint8_t>(start + i);
-  return id;
-}
 SecretBytes MetaKey() { return SecretBytes::CopyOf(ByteSpan(Counting(0x00, 32))); }
 SecretBytes NameKey() { return SecretBytes::CopyOf(ByteSpan(Counting(0x20, 32))); }
 
@@ -142,20 +133,6 @@ const ObjectId kPlacementId = Id(0x80);
 const Bytes kPlacement = Counting(0xc0, 24);  // opaque here; its own format: placement-v1.bin
 
 // ---- helpers ----
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "shardfs-meta-golden-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << tmpl;
-    path_ = tmpl;
-  }
-  ~TempDir() { (void)util::RemoveTree(path_); }
-  std::string meta() const { return path_ + "/meta"; }
-
- private:
-  std::string path_;
-};
 
 Bytes Aad(std::string_view tag, ByteSpan key) {
   Bytes a(tag.begin(), tag.end());
@@ -301,13 +278,13 @@ uint64_t HomeSlot(std::string_view name) {
 }
 
 TEST(MetaGoldenTest, WritesFormatV1) {
-  TempDir dir;
+  cache::TempDir dir;
   {
-    auto store = MetaStore::Open(dir.meta(), MetaKey(), NameKey());
+    auto store = MetaStore::Open(dir.Sub("meta"), MetaKey(), NameKey());
     ASSERT_TRUE(store.ok()) << store.error().message;
     WriteTree(**store);
   }
-  auto kv = OpenRaw(dir.meta());
+  auto kv = OpenRaw(dir.Sub("meta"));
   ASSERT_NE(kv, nullptr);
   const std::string dump = Dump(*kv);
   if (Updating()) {
@@ -325,9 +302,9 @@ TEST(MetaGoldenTest, ReadsFormatV1) {
   const std::vector<GoldenEntry> entries = ParseGolden(util::AsStringView(*golden));
   ASSERT_FALSE(entries.empty());
 
-  TempDir dir;
+  cache::TempDir dir;
   {
-    auto kv = OpenRaw(dir.meta());
+    auto kv = OpenRaw(dir.Sub("meta"));
     ASSERT_NE(kv, nullptr);
     auto txn = kv->BeginWrite();
     ASSERT_TRUE(txn.ok());
@@ -347,7 +324,7 @@ TEST(MetaGoldenTest, ReadsFormatV1) {
     ASSERT_TRUE((*txn)->Commit().ok());
   }
 
-  auto store = MetaStore::Open(dir.meta(), MetaKey(), NameKey());
+  auto store = MetaStore::Open(dir.Sub("meta"), MetaKey(), NameKey());
   ASSERT_TRUE(store.ok()) << store.error().message;
   auto txn = (*store)->Read();
   ASSERT_TRUE(txn.ok());

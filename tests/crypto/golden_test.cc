@@ -13,26 +13,19 @@
 #include "fs/crypto/keyfile.h"
 #include "fs/util/encoding.h"
 #include "fs/util/files.h"
+#include "tests/golden_util.h"
 
 namespace shardfs::crypto {
 namespace {
+
+using golden::Counting;
+using golden::Updating;
 
 using util::Bytes;
 using util::ByteSpan;
 using util::SecretBytes;
 
 const std::string kGoldenDir = std::string(SHARDFS_TEST_DATA_DIR) + "/golden";
-
-bool Updating() {
-  const char* v = std::getenv("SHARDFS_UPDATE_GOLDEN");
-  return v != nullptr && std::string_view(v) == "1";
-}
-
-Bytes Counting(uint8_t start, size_t n) {
-  Bytes b(n);
-  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(start + i);
-  return b;
-}
 
 // 64 hex digits per line, so a diff of the golden file shows where the bytes moved.
 std::string WrappedHex(ByteSpan data) {
