@@ -59,6 +59,8 @@ void PrintStatus(const fuse::MountEntry& m, const core::DriveStatus& st) {
   fmt::print("  cache      {} of {} used, {} not yet uploaded; {} hits, {} misses\n",
              util::HumanSize(st.cache_used_bytes), util::HumanSize(st.cache_budget_bytes),
              util::HumanSize(st.cache_dirty_bytes), st.cache_hits, st.cache_misses);
+  fmt::print("  readahead  {} blocks loaded ahead of readers; {} reads waited for a block\n",
+             st.readahead_blocks, st.read_waits);
   if (st.nodes.empty()) return;
   fmt::print("  {:<12} {:<8} {:>10} {:>7} {:>8} {:>6}  {}\n", "node", "health", "latency", "errors",
              "stored", "bad", "endpoint");

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -240,6 +241,8 @@ class CoreFs final : public Filesystem {
   // queues fetches of the blocks ahead that are not cached.
   void PlanReadahead(Node* n, uint64_t index);
   void PrefetchLoop();
+  // A readahead load: the block's buffer, if its inode is still open and it has none.
+  void LoadAhead(uint64_t ino, uint64_t index);
 
   std::vector<std::unique_ptr<remote::ShardStore>> node_stores_;  // outlive store_
   std::unique_ptr<remote::BlockStore> store_;
@@ -265,6 +268,7 @@ class CoreFs final : public Filesystem {
   std::condition_variable load_cv_;      // a block load finished (loads_in_flight_ fell)
   static constexpr int kMaxConcurrentLoads = 4;
   int loads_in_flight_ = 0;
+  std::set<std::pair<uint64_t, uint64_t>> loading_;  // (ino, block index) being loaded
   std::unordered_set<util::ObjectId> in_flight_;
   bool stopping_ = false;
   // Guards fetches_, prefetch_queue_ and prefetch_queued_. A leaf: never held while taking mu_
@@ -272,12 +276,22 @@ class CoreFs final : public Filesystem {
   std::mutex fetch_mu_;
   std::condition_variable prefetch_cv_;
   std::unordered_map<util::ObjectId, std::shared_ptr<Fetch>> fetches_;
-  std::deque<util::ObjectId> prefetch_queue_;
+  // Readahead work: fetch a sealed block from the store into the cache or, for the blocks
+  // right ahead of a reader, load it into a buffer (fetched if need be, and decrypted).
+  struct Prefetch {
+    util::ObjectId id;
+    uint64_t ino = 0;
+    uint64_t index = 0;
+    bool load = false;
+  };
+  std::deque<Prefetch> prefetch_queue_;
   std::unordered_set<util::ObjectId> prefetch_queued_;
   std::atomic<bool> prefetch_stop_{false};
   bool shut_down_ = false;
   bool changed_since_sync_ = false;
   util::Status last_upload_error_;
+  uint64_t readahead_blocks_ = 0;  // DriveStatus::readahead_blocks
+  uint64_t read_waits_ = 0;        // DriveStatus::read_waits
   uint64_t uploaded_bytes_ = 0;  // sealed bytes stored since the mount (for progress rates)
   // The drive's quota (config_.quota) is checked against the store's used bytes as last asked
   // (store_used_, when uploaded_bytes_ was uploaded_at_usage_), what was uploaded since, and

@@ -260,6 +260,8 @@ DriveStatus CoreFs::GetStatus() {
   {
     auto lock = Lock();
     st.uploaded_bytes = uploaded_bytes_;
+    st.readahead_blocks = readahead_blocks_;
+    st.read_waits = read_waits_;
     if (!last_upload_error_.ok()) st.last_upload_error = last_upload_error_.error().message;
     auto txn = meta_->Read();
     if (txn.ok()) {

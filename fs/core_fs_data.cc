@@ -37,7 +37,7 @@ Result<Bytes> CoreFs::ReadBlock(uint64_t ino, uint64_t index, const BlockRef& re
   const Bytes aad = crypto::BlockAad(keys_.drive_id, ino, index, ref.generation);
   auto cached = cache_->Get(ref.id);
   if (cached.ok()) {
-    auto plain = crypto::OpenBlock(file_key, aad, *cached);
+    auto plain = crypto::OpenBlockInPlace(file_key, aad, std::move(cached).value());
     if (plain.ok()) return plain;
     spdlog::error("cached block {} of inode {} is damaged; reading it from the store", index, ino);
     (void)cache_->Remove(ref.id);
@@ -52,7 +52,7 @@ Result<Bytes> CoreFs::ReadBlock(uint64_t ino, uint64_t index, const BlockRef& re
     }
     return sealed.error();
   }
-  auto plain = crypto::OpenBlock(file_key, aad, *sealed);
+  auto plain = crypto::OpenBlockInPlace(file_key, aad, std::move(sealed).value());
   if (!plain.ok()) {
     return MakeError(Errc::kCorrupt, fmt::format("block {} of inode {} in {} does not verify",
                                                  index, ino, store_->Describe()));
@@ -108,16 +108,30 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
       txn.reset();
       if (!ref.ok() && ref.code() != Errc::kNotFound) return ref.error();
       if (ref.ok()) {
+        // One load of a block at a time: the kernel sends reads of one block in parallel, and
+        // readahead may be loading it already. The others wait, then find its buffer.
+        const std::pair<uint64_t, uint64_t> block(ino, index);
+        if (loading_.contains(block)) {
+          load_cv_.wait(lock, [&] { return !loading_.contains(block); });
+          --attempt;  // waiting is not a retry
+          continue;
+        }
         util::SecretBytes key = n->rec.file_key.Clone();
-        // Each load holds a sealed and a plain block at once: bound how many run together, so
-        // a burst of writes or reads to scattered blocks cannot multiply the memory in use.
+        // Bound how many loads run together, so a burst of reads or writes to scattered
+        // blocks cannot multiply the memory in use.
         load_cv_.wait(lock, [&] { return loads_in_flight_ < kMaxConcurrentLoads; });
+        if (loading_.contains(block)) {  // another thread started it meanwhile
+          --attempt;
+          continue;
+        }
         ++loads_in_flight_;
+        loading_.insert(block);
         lock.unlock();
         auto plain = ReadBlock(ino, index, *ref, key);
         lock.lock();
         --loads_in_flight_;
-        load_cv_.notify_one();
+        loading_.erase(block);
+        load_cv_.notify_all();
         if (!plain.ok()) return plain.error();
         // Another thread may have changed the block or loaded it while mu_ was free.
         SHARDFS_ASSIGN_OR_RETURN(auto again, meta_->Read());
@@ -328,6 +342,7 @@ Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::Mu
         continue;
       }
       if (!ref.ok()) return ref.error();
+      ++read_waits_;
       SHARDFS_ASSIGN_OR_RETURN(buffer, LoadBuffer(lock, ino, index, false));
     } else {
       TouchBuffer(ino, index, *buffer);

@@ -13,6 +13,7 @@ using util::Result;
 namespace {
 constexpr uint64_t kMaxReadaheadBytes = uint64_t{64} << 20;
 constexpr size_t kMaxQueuedPrefetches = 256;
+constexpr uint64_t kMaxLoadAheadBlocks = 64;
 }  // namespace
 
 Result<util::Bytes> CoreFs::FetchSealed(const util::ObjectId& id) {
@@ -69,40 +70,70 @@ void CoreFs::PlanReadahead(Node* n, uint64_t index) {
   }
   n->ra_last = index;
   if (n->ra_window == 0) return;
-  std::vector<util::ObjectId> wanted;
+  // The nearest blocks ahead are decrypted into buffers, so that reading them costs a copy;
+  // a quarter of the memory budget at most. Those further on are only fetched into the cache.
+  const uint64_t load_window =
+      std::min(n->ra_window, std::clamp<uint64_t>(options_.memory_budget_bytes / 4 / block_size_,
+                                                  1, kMaxLoadAheadBlocks));
+  std::vector<Prefetch> wanted;
   {
     auto txn = meta_->Read();
     if (!txn.ok()) return;
     (void)(*txn)->ScanBlocks(n->rec.ino, index + 1, [&](uint64_t i, const BlockRef& ref) {
       if (i > index + n->ra_window) return false;
-      if (!n->buffers.contains(i) && !cache_->Contains(ref.id)) wanted.push_back(ref.id);
+      if (n->buffers.contains(i) || loading_.contains({n->rec.ino, i})) return true;
+      const bool load = i <= index + load_window;
+      if (load || !cache_->Contains(ref.id)) wanted.push_back({ref.id, n->rec.ino, i, load});
       return true;
     });
   }
   if (wanted.empty()) return;
   std::lock_guard lock(fetch_mu_);
-  for (const auto& id : wanted) {
+  for (const auto& p : wanted) {
     if (prefetch_queue_.size() >= kMaxQueuedPrefetches) break;
-    if (prefetch_queued_.insert(id).second) prefetch_queue_.push_back(id);
+    if (prefetch_queued_.insert(p.id).second) prefetch_queue_.push_back(p);
   }
   prefetch_cv_.notify_all();
 }
 
 void CoreFs::PrefetchLoop() {
   while (true) {
-    util::ObjectId id;
+    Prefetch p;
     {
       std::unique_lock lock(fetch_mu_);
       prefetch_cv_.wait(lock, [&] { return prefetch_stop_ || !prefetch_queue_.empty(); });
       if (prefetch_stop_) return;
-      id = prefetch_queue_.front();
+      p = prefetch_queue_.front();
       prefetch_queue_.pop_front();
-      prefetch_queued_.erase(id);
+      prefetch_queued_.erase(p.id);
     }
-    if (cache_->Contains(id)) continue;
-    auto sealed = FetchSealed(id);
-    if (!sealed.ok()) spdlog::debug("readahead of block {}: {}", id.Hex(), sealed.error().message);
+    if (p.load) {
+      LoadAhead(p.ino, p.index);
+      continue;
+    }
+    if (cache_->Contains(p.id)) continue;
+    auto sealed = FetchSealed(p.id);
+    if (!sealed.ok())
+      spdlog::debug("readahead of block {}: {}", p.id.Hex(), sealed.error().message);
   }
+}
+
+void CoreFs::LoadAhead(uint64_t ino, uint64_t index) {
+  auto lock = Lock();
+  auto it = nodes_.find(ino);
+  // Nothing for a file closed meanwhile: its buffers would outlive every reader.
+  if (stopping_ || it == nodes_.end() || it->second->opens == 0 ||
+      it->second->buffers.contains(index)) {
+    return;
+  }
+  auto b = LoadBuffer(lock, ino, index, /*whole_overwrite=*/false);
+  if (!b.ok()) {
+    spdlog::debug("readahead of block {} of inode {}: {}", index, ino, b.error().message);
+    return;
+  }
+  ++readahead_blocks_;
+  auto s = EnforceMemoryBudget(lock);
+  if (!s.ok()) spdlog::debug("readahead: {}", s.error().message);
 }
 
 }  // namespace shardfs::core

@@ -100,6 +100,8 @@ struct DriveStatus {
   uint64_t cache_dirty_bytes = 0;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
+  uint64_t readahead_blocks = 0;  // blocks loaded into memory ahead of readers since the mount
+  uint64_t read_waits = 0;        // reads that found their block not in memory and waited
   std::string store;  // BlockStore::Describe()
   std::vector<remote::NodeStatus> nodes;
 };

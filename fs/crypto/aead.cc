@@ -200,7 +200,10 @@ Result<Bytes> SealBlockWithNonce(const SecretBytes& key, ByteSpan nonce, ByteSpa
   return out;
 }
 
-Result<Bytes> OpenBlock(const SecretBytes& key, ByteSpan aad, ByteSpan sealed) {
+namespace {
+
+// Checks the header and size of a sealed block; its padded payload size on success.
+Result<size_t> CheckSealed(const SecretBytes& key, ByteSpan sealed) {
   SHARDFS_TRY(CheckKey(key));
   const size_t min_size = SealedBlockSize(0);
   if (sealed.size() < min_size) {
@@ -216,9 +219,16 @@ Result<Bytes> OpenBlock(const SecretBytes& key, ByteSpan aad, ByteSpan sealed) {
   if (p[4] != kSealedBlockVersion) return Corrupt(fmt::format("unknown version {}", p[4]));
   if (p[5] != kCipherAes256Gcm) return Corrupt(fmt::format("unknown cipher id {}", p[5]));
   if (p[6] != 0 || p[7] != 0) return Corrupt("reserved header bytes are not zero");
+  return sealed.size() - kSealedBlockHeaderSize - kAeadTagSize;
+}
 
-  const size_t payload = sealed.size() - kSealedBlockHeaderSize - kAeadTagSize;
-  const uint8_t* ct = p + kSealedBlockHeaderSize;
+// Decrypts the payload of a checked sealed block after its length prefix into `out` (payload
+// - 4 bytes; it may be the ciphertext itself: in place) and verifies everything. Returns the
+// plaintext length; on any error `out` is wiped.
+Result<size_t> OpenPayload(const SecretBytes& key, ByteSpan aad, ByteSpan sealed, size_t payload,
+                           uint8_t* out) {
+  const uint8_t* ct = sealed.data() + kSealedBlockHeaderSize;
+  const size_t out_size = payload - kLengthPrefixSize;
   SHARDFS_ASSIGN_OR_RETURN(CipherCtx ctx, NewGcm(key, sealed.subspan(kNonceOffset, kAeadNonceSize),
                                                  /*encrypt=*/false));
   SHARDFS_TRY(AddAad(ctx.get(), sealed.first(kSealedBlockHeaderSize)));
@@ -226,26 +236,45 @@ Result<Bytes> OpenBlock(const SecretBytes& key, ByteSpan aad, ByteSpan sealed) {
   uint8_t length[kLengthPrefixSize];
   SHARDFS_TRY(Crypt(ctx.get(), ct, length, kLengthPrefixSize));
   // Decrypted but unverified bytes; wiped before any error return below.
-  Bytes out(payload - kLengthPrefixSize);
-  SHARDFS_TRY(Crypt(ctx.get(), ct + kLengthPrefixSize, out.data(), out.size()));
-  auto fail = [&out](std::string_view why) {
-    util::SecureZero(out.data(), out.size());
+  auto fail = [&](std::string_view why) {
+    util::SecureZero(out, out_size);
     return Corrupt(why);
   };
+  if (util::Status s = Crypt(ctx.get(), ct + kLengthPrefixSize, out, out_size); !s.ok()) {
+    util::SecureZero(out, out_size);
+    return s.error();
+  }
   if (!FinishDecrypt(ctx.get(), ct + payload)) {
     return fail("authentication failed (wrong key, wrong place, or damaged)");
   }
   // Past this point the payload is authentic; these checks only catch a buggy writer, but a
   // block must have exactly one encoding, so they are errors too.
   const size_t n = util::LoadU32Le(length);
-  if (n > out.size()) return fail("inner length exceeds the payload");
+  if (n > out_size) return fail("inner length exceeds the payload");
   if (PaddedPayloadSize(n) != payload) return fail("payload size does not match its length");
-  if (std::any_of(out.begin() + static_cast<std::ptrdiff_t>(n), out.end(),
-                  [](uint8_t b) { return b != 0; })) {
+  if (std::any_of(out + n, out + out_size, [](uint8_t b) { return b != 0; })) {
     return fail("padding is not zero");
   }
+  return n;
+}
+
+}  // namespace
+
+Result<Bytes> OpenBlock(const SecretBytes& key, ByteSpan aad, ByteSpan sealed) {
+  SHARDFS_ASSIGN_OR_RETURN(size_t payload, CheckSealed(key, sealed));
+  Bytes out(payload - kLengthPrefixSize);
+  SHARDFS_ASSIGN_OR_RETURN(size_t n, OpenPayload(key, aad, sealed, payload, out.data()));
   out.resize(n);
   return out;
+}
+
+Result<Bytes> OpenBlockInPlace(const SecretBytes& key, ByteSpan aad, Bytes sealed) {
+  SHARDFS_ASSIGN_OR_RETURN(size_t payload, CheckSealed(key, sealed));
+  uint8_t* plain = sealed.data() + kSealedBlockHeaderSize + kLengthPrefixSize;
+  SHARDFS_ASSIGN_OR_RETURN(size_t n, OpenPayload(key, aad, sealed, payload, plain));
+  std::memmove(sealed.data(), plain, n);
+  sealed.resize(n);
+  return sealed;
 }
 
 Bytes BlockAad(ByteSpan drive_id, uint64_t inode, uint64_t block_index, uint64_t generation) {

@@ -35,6 +35,10 @@ util::Result<util::Bytes> SealBlockWithNonce(const util::SecretBytes& key, util:
 // kCorrupt for a wrong key, a wrong AAD, any changed byte, truncation or an unknown header.
 util::Result<util::Bytes> OpenBlock(const util::SecretBytes& key, util::ByteSpan aad,
                                     util::ByteSpan sealed);
+// The same, decrypting in the sealed block's own memory (no second allocation of a block's
+// size): the plaintext on success; on failure the buffer's decrypted bytes are wiped.
+util::Result<util::Bytes> OpenBlockInPlace(const util::SecretBytes& key, util::ByteSpan aad,
+                                           util::Bytes sealed);
 
 // The AAD binding a block to its place: drive id | inode | block index | generation
 // (docs/sealed-block.md). A node or cache cannot swap, move or replay blocks undetected.

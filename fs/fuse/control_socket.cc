@@ -85,6 +85,8 @@ std::string StatusToJson(const core::DriveStatus& st) {
   j["cache_dirty_bytes"] = st.cache_dirty_bytes;
   j["cache_hits"] = st.cache_hits;
   j["cache_misses"] = st.cache_misses;
+  j["readahead_blocks"] = st.readahead_blocks;
+  j["read_waits"] = st.read_waits;
   j["store"] = st.store;
   j["nodes"] = nlohmann::ordered_json::array();
   for (const auto& n : st.nodes) {
@@ -114,6 +116,8 @@ util::Result<core::DriveStatus> StatusFromJson(std::string_view line) {
     st.cache_dirty_bytes = j.at("cache_dirty_bytes").get<uint64_t>();
     st.cache_hits = j.at("cache_hits").get<uint64_t>();
     st.cache_misses = j.at("cache_misses").get<uint64_t>();
+    st.readahead_blocks = j.value("readahead_blocks", uint64_t{0});  // absent from older daemons
+    st.read_waits = j.value("read_waits", uint64_t{0});
     st.store = j.at("store").get<std::string>();
     for (const auto& n : j.at("nodes")) {
       remote::NodeStatus ns;

@@ -51,6 +51,9 @@ TEST(AeadTest, RoundTripsManySizes) {
     auto opened = OpenBlock(key, aad, *sealed);
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     EXPECT_EQ(*opened, plain);
+    auto in_place = OpenBlockInPlace(key, aad, *sealed);
+    ASSERT_TRUE(in_place.ok()) << in_place.error().message;
+    EXPECT_EQ(*in_place, plain);
   }
 }
 
@@ -97,6 +100,7 @@ TEST(AeadTest, EveryFlippedByteIsCorrupt) {
     auto opened = OpenBlock(key, aad, bad);
     ASSERT_FALSE(opened.ok()) << "byte " << i;
     EXPECT_EQ(opened.code(), Errc::kCorrupt) << "byte " << i;
+    EXPECT_EQ(OpenBlockInPlace(key, aad, bad).code(), Errc::kCorrupt) << "byte " << i;
   }
 }
 
