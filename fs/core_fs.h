@@ -233,6 +233,7 @@ class CoreFs final : public Filesystem {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;
+    int waiters = 0;  // askers after the first (guarded by fetch_mu_)
     util::Result<util::Bytes> sealed = util::Bytes{};
   };
   // The sealed block from the store (single flight), put into the cache as clean.

@@ -25,6 +25,7 @@ Result<util::Bytes> CoreFs::FetchSealed(const util::ObjectId& id) {
     if (inserted) it->second = std::make_shared<Fetch>();
     fetch = it->second;
     leader = inserted;
+    if (!leader) ++fetch->waiters;  // under fetch_mu_: the leader counts them once it is done
   }
   if (!leader) {
     std::unique_lock lock(fetch->mu);
@@ -49,14 +50,18 @@ Result<util::Bytes> CoreFs::FetchSealed(const util::ObjectId& id) {
     if (!put.ok())
       spdlog::warn("cannot cache a block read from the store: {}", put.error().message);
   }
+  int waiters = 0;
+  {
+    std::lock_guard lock(fetch_mu_);
+    fetches_.erase(id);  // no one joins from here on
+    waiters = fetch->waiters;
+  }
   {
     std::lock_guard lock(fetch->mu);
-    fetch->sealed = sealed;
+    if (waiters > 0) fetch->sealed = sealed;  // a copy of a block only when someone waits
     fetch->done = true;
   }
   fetch->cv.notify_all();
-  std::lock_guard lock(fetch_mu_);
-  fetches_.erase(id);
   return sealed;
 }
 
@@ -91,7 +96,13 @@ void CoreFs::PlanReadahead(Node* n, uint64_t index) {
   std::lock_guard lock(fetch_mu_);
   for (const auto& p : wanted) {
     if (prefetch_queue_.size() >= kMaxQueuedPrefetches) break;
-    if (prefetch_queued_.insert(p.id).second) prefetch_queue_.push_back(p);
+    if (prefetch_queued_.insert(p.id).second) {
+      prefetch_queue_.push_back(p);
+    } else if (p.load) {  // queued to be fetched when it was further ahead: load it now
+      for (auto& q : prefetch_queue_) {
+        if (q.id == p.id) q = p;
+      }
+    }
   }
   prefetch_cv_.notify_all();
 }

@@ -145,16 +145,23 @@ util::Result<util::Bytes> DecodeShards(int k, int m, uint64_t length,
     return util::Bytes(sorted[0]->data.begin(), sorted[0]->data.end());
   }
   // Rebuild all k data shards in place, padding included, then check the padding and trim.
-  util::Bytes out(static_cast<size_t>(size) * static_cast<size_t>(k));
-  std::vector<bool> present(static_cast<size_t>(k), false);
-  for (const ShardView* s : sorted) {
-    if (s->index >= k) continue;
-    present[static_cast<size_t>(s->index)] = true;
-    if (size > 0) std::memcpy(out.data() + s->index * size, s->data.data(), size);
-  }
   std::vector<int> missing;
-  for (int i = 0; i < k; ++i) {
-    if (!present[static_cast<size_t>(i)]) missing.push_back(i);
+  for (int i = 0, next = 0; i < k; ++i) {
+    if (sorted[static_cast<size_t>(next)]->index == i) {
+      ++next;
+    } else {
+      missing.push_back(i);
+    }
+  }
+  util::Bytes out;
+  if (missing.empty()) {  // the usual case: the data shards laid end to end, no zero-fill first
+    out.reserve(static_cast<size_t>(size) * static_cast<size_t>(k));
+    for (const ShardView* s : sorted) out.insert(out.end(), s->data.begin(), s->data.end());
+  } else {
+    out.resize(static_cast<size_t>(size) * static_cast<size_t>(k));
+    for (const ShardView* s : sorted) {
+      if (s->index < k && size > 0) std::memcpy(out.data() + s->index * size, s->data.data(), size);
+    }
   }
   if (!missing.empty() && size > 0) {
     // The chosen shards are B * data for B = their rows of the coding matrix, so
