@@ -59,6 +59,8 @@ void PrintStatus(const fuse::MountEntry& m, const core::DriveStatus& st) {
   fmt::print("  cache      {} of {} used, {} not yet uploaded; {} hits, {} misses\n",
              util::HumanSize(st.cache_used_bytes), util::HumanSize(st.cache_budget_bytes),
              util::HumanSize(st.cache_dirty_bytes), st.cache_hits, st.cache_misses);
+  fmt::print("  memory     {} of {} in file buffers\n", util::HumanSize(st.buffer_bytes),
+             util::HumanSize(st.buffer_budget_bytes));
   fmt::print("  readahead  {} blocks loaded ahead of readers; {} reads waited for a block\n",
              st.readahead_blocks, st.read_waits);
   if (st.nodes.empty()) return;

@@ -187,6 +187,29 @@ Result<Attr> CoreFs::Referenced(Node* n) {
   return ToAttr(*n);
 }
 
+Status CoreFs::SaveDirtyRecords() {
+  std::vector<Node*> dirty;
+  for (auto& [ino, n] : nodes_) {
+    if (n->rec_dirty) dirty.push_back(n.get());
+  }
+  if (dirty.empty()) return util::Ok();
+  SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
+  for (Node* n : dirty) SHARDFS_TRY(SaveNode(*txn, n));
+  return txn->Commit();
+}
+
+void CoreFs::DropForgotten() {
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    const Node& n = *it->second;
+    if (it->first != kRootIno && n.nlookup == 0 && n.opens == 0 && !n.rec_dirty &&
+        n.buffers.empty() && n.seals_in_flight == 0) {
+      it = nodes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 Status CoreFs::SaveNode(MetaTxn& txn, Node* n) {
   SHARDFS_TRY(txn.PutInode(n->rec));
   n->rec_dirty = false;
@@ -293,7 +316,12 @@ Result<Attr> CoreFs::SetAttributes(uint64_t ino, const SetAttr& change, const Ca
     if (S_ISDIR(r.mode)) return MakeError(Errc::kIsDir, "cannot truncate a directory");
     if (!S_ISREG(r.mode)) return MakeError(Errc::kInvalidOp, "not a regular file");
   }
-  SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
+  // Only a size change touches blocks and commits at once; the rest is the inode's record,
+  // written with the next flush of it (fsync, fsyncdir, the committer, unmount).
+  std::unique_ptr<MetaTxn> txn;
+  if (change.size && *change.size != r.size) {
+    SHARDFS_ASSIGN_OR_RETURN(txn, meta_->Write());
+  }
   if (change.mode) r.mode = (r.mode & S_IFMT) | (*change.mode & 07777);
   if (change.uid || change.gid) {
     if (change.uid) r.uid = *change.uid;
@@ -319,6 +347,10 @@ Result<Attr> CoreFs::SetAttributes(uint64_t ino, const SetAttr& change, const Ca
   else if (change.mtime)
     r.mtime = *change.mtime;
   r.ctime = change.ctime ? *change.ctime : now;
+  if (txn == nullptr) {
+    n->rec_dirty = true;
+    return ToAttr(*n);
+  }
   SHARDFS_TRY(SaveNode(*txn, n));
   SHARDFS_TRY(txn->Commit());
   return ToAttr(*n);
@@ -372,7 +404,7 @@ Status CoreFs::Release(uint64_t ino, uint64_t fh) {
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return util::Ok();
   Node* n = it->second.get();
-  Status s = FlushNode(lock, ino);
+  Status s = FlushNode(lock, ino, /*save_record=*/false);
   it = nodes_.find(ino);
   if (it == nodes_.end()) return s;
   n = it->second.get();

@@ -115,6 +115,8 @@ class CoreFs final : public Filesystem {
 
   // For tests and `shardfs status`: blocks waiting for upload, and a wait for none.
   uint64_t PendingUploads();
+  // For tests: waits until readahead has nothing queued or running.
+  void WaitForReadahead();
   util::Status WaitForUploads();
 
  private:
@@ -173,6 +175,10 @@ class CoreFs final : public Filesystem {
   util::Status CheckName(std::string_view name) const;
   util::Result<Node*> GetDir(uint64_t ino);
   util::Status SaveNode(MetaTxn& txn, Node* n);
+  // Writes every record changed in memory only (rec_dirty) in one transaction.
+  util::Status SaveDirtyRecords();
+  // Forgets the in-memory copies of inodes the kernel forgot once they are clean.
+  void DropForgotten();
   util::Result<uint64_t> AllocIno(MetaTxn& txn);
   // Deletes an inode with no links, if nothing refers to it any more.
   void MaybeDelete(uint64_t ino);
@@ -200,7 +206,9 @@ class CoreFs final : public Filesystem {
   util::Status SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJob> jobs);
   util::Status SealOne(std::unique_lock<std::mutex>& lock, SealJob& job);
   std::vector<SealJob> TakeDirty(Node* n, bool only_full);
-  util::Status FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino);
+  // Seals the inode's dirty buffers and waits for its seals in flight; then writes its record
+  // if it changed in memory, unless !save_record (a close: the committer writes it later).
+  util::Status FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino, bool save_record = true);
   util::Status Truncate(MetaTxn& txn, Node* n, uint64_t new_size);
   util::Status ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t offset,
                          uint64_t length);
@@ -288,6 +296,7 @@ class CoreFs final : public Filesystem {
   std::deque<Prefetch> prefetch_queue_;
   std::unordered_set<util::ObjectId> prefetch_queued_;
   std::atomic<bool> prefetch_stop_{false};
+  int prefetches_running_ = 0;  // guarded by fetch_mu_; prefetch_cv_ tells when it falls
   bool shut_down_ = false;
   bool changed_since_sync_ = false;
   util::Status last_upload_error_;

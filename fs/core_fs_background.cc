@@ -217,7 +217,7 @@ void CoreFs::CommitterLoop() {
     const auto cutoff = clock_->Now() - interval;
     std::vector<uint64_t> idle;
     for (auto& [ino, n] : nodes_) {
-      bool old_dirty = n->rec_dirty;
+      bool old_dirty = false;
       for (auto& [index, b] : n->buffers) {
         if (b.dirty && b.dirtied <= cutoff) old_dirty = true;
       }
@@ -227,6 +227,11 @@ void CoreFs::CommitterLoop() {
       Status s = FlushNode(lock, ino);
       if (!s.ok()) spdlog::error("cannot save inode {}: {}", ino, s.error().message);
     }
+    // Attributes and sizes changed since the last round, all in one transaction.
+    if (Status s = SaveDirtyRecords(); !s.ok()) {
+      spdlog::error("cannot save changed inodes: {}", s.error().message);
+    }
+    DropForgotten();
     if (changed_since_sync_) {
       changed_since_sync_ = false;
       lock.unlock();
@@ -262,6 +267,8 @@ DriveStatus CoreFs::GetStatus() {
     st.uploaded_bytes = uploaded_bytes_;
     st.readahead_blocks = readahead_blocks_;
     st.read_waits = read_waits_;
+    st.buffer_bytes = buffer_bytes_;
+    st.buffer_budget_bytes = options_.memory_budget_bytes;
     if (!last_upload_error_.ok()) st.last_upload_error = last_upload_error_.error().message;
     auto txn = meta_->Read();
     if (txn.ok()) {

@@ -256,7 +256,7 @@ Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
   return util::Ok();
 }
 
-Status CoreFs::FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino) {
+Status CoreFs::FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino, bool save_record) {
   // Seal what is dirty, and wait for seals other threads have in flight: when this returns,
   // every write before the call is in the cache and the metadata.
   for (int round = 0; round < 1000; ++round) {
@@ -274,7 +274,7 @@ Status CoreFs::FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino) {
     bool dirty = false;
     for (auto& [index, b] : it->second->buffers) dirty = dirty || b.dirty;
     if (dirty) continue;  // a seal raced a write: that buffer has a newer version to seal
-    if (!it->second->rec_dirty) return util::Ok();
+    if (!it->second->rec_dirty || !save_record) return util::Ok();
     SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
     SHARDFS_TRY(SaveNode(*txn, it->second.get()));
     return txn->Commit();
@@ -412,8 +412,10 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
 }
 
 Status CoreFs::Flush(uint64_t ino, uint64_t) {
+  // close(): the data goes to the cache, where other openers and the uploader see it. The
+  // inode's record waits for the committer or an fsync, as its attributes do.
   auto lock = Lock();
-  return FlushNode(lock, ino);
+  return FlushNode(lock, ino, /*save_record=*/false);
 }
 
 Status CoreFs::SyncLocal() {
@@ -425,6 +427,9 @@ Status CoreFs::Fsync(uint64_t ino, uint64_t, bool) {
   {
     auto lock = Lock();
     SHARDFS_TRY(FlushNode(lock, ino));
+    // Records changed in memory only are written too (one transaction for all): an fsync
+    // makes every change to the tree before it durable, not only this file's.
+    SHARDFS_TRY(SaveDirtyRecords());
   }
   return SyncLocal();
 }

@@ -87,7 +87,13 @@ Status CoreFs::ReadDir(uint64_t ino, uint64_t, uint64_t offset, bool plus,
   return util::Ok();
 }
 
-Status CoreFs::FsyncDir(uint64_t, uint64_t) { return SyncLocal(); }
+Status CoreFs::FsyncDir(uint64_t, uint64_t) {
+  {
+    auto lock = Lock();
+    SHARDFS_TRY(SaveDirtyRecords());
+  }
+  return SyncLocal();
+}
 
 Result<FsStats> CoreFs::StatFs() {
   FsStats st;

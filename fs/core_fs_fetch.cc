@@ -117,16 +117,24 @@ void CoreFs::PrefetchLoop() {
       p = prefetch_queue_.front();
       prefetch_queue_.pop_front();
       prefetch_queued_.erase(p.id);
+      ++prefetches_running_;
     }
     if (p.load) {
       LoadAhead(p.ino, p.index);
-      continue;
+    } else if (!cache_->Contains(p.id)) {
+      auto sealed = FetchSealed(p.id);
+      if (!sealed.ok())
+        spdlog::debug("readahead of block {}: {}", p.id.Hex(), sealed.error().message);
     }
-    if (cache_->Contains(p.id)) continue;
-    auto sealed = FetchSealed(p.id);
-    if (!sealed.ok())
-      spdlog::debug("readahead of block {}: {}", p.id.Hex(), sealed.error().message);
+    std::lock_guard lock(fetch_mu_);
+    --prefetches_running_;
+    prefetch_cv_.notify_all();
   }
+}
+
+void CoreFs::WaitForReadahead() {
+  std::unique_lock lock(fetch_mu_);
+  prefetch_cv_.wait(lock, [&] { return prefetch_queue_.empty() && prefetches_running_ == 0; });
 }
 
 void CoreFs::LoadAhead(uint64_t ino, uint64_t index) {

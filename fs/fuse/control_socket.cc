@@ -87,6 +87,8 @@ std::string StatusToJson(const core::DriveStatus& st) {
   j["cache_misses"] = st.cache_misses;
   j["readahead_blocks"] = st.readahead_blocks;
   j["read_waits"] = st.read_waits;
+  j["buffer_bytes"] = st.buffer_bytes;
+  j["buffer_budget_bytes"] = st.buffer_budget_bytes;
   j["store"] = st.store;
   j["nodes"] = nlohmann::ordered_json::array();
   for (const auto& n : st.nodes) {
@@ -118,6 +120,8 @@ util::Result<core::DriveStatus> StatusFromJson(std::string_view line) {
     st.cache_misses = j.at("cache_misses").get<uint64_t>();
     st.readahead_blocks = j.value("readahead_blocks", uint64_t{0});  // absent from older daemons
     st.read_waits = j.value("read_waits", uint64_t{0});
+    st.buffer_bytes = j.value("buffer_bytes", uint64_t{0});
+    st.buffer_budget_bytes = j.value("buffer_budget_bytes", uint64_t{0});
     st.store = j.at("store").get<std::string>();
     for (const auto& n : j.at("nodes")) {
       remote::NodeStatus ns;

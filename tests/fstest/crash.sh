@@ -24,9 +24,20 @@ for i in $(seq 20); do
 done
 sync "$mnt/durable"
 (cd "$mnt/durable" && sha256sum f*) >"$home/sums"
+# Attributes live in memory until the inode's record is written: an fsync of any file writes
+# them all, so f2's change is as durable as f1's.
+chmod 0751 "$mnt/durable/f1"
+chown 1234:5678 "$mnt/durable/f1"
+touch -d '2001-02-03 04:05:06.123456789' "$mnt/durable/f1"
+chmod 0604 "$mnt/durable/f2"
+touch -d '2002-03-04 05:06:07.5' "$mnt/durable/f2"
+sync "$mnt/durable/f1"
+stat -c '%n %a %u %g %y' "$mnt/durable/f1" "$mnt/durable/f2" >"$home/attrs"
 kill_daemon
 eval "$SHARDFS_MOUNT"
 (cd "$mnt/durable" && sha256sum -c --quiet "$home/sums") || fail "fsynced data lost"
+stat -c '%n %a %u %g %y' "$mnt/durable/f1" "$mnt/durable/f2" | diff "$home/attrs" - ||
+  fail "attributes set before an fsync were lost"
 
 step "kills at random moments"
 seed=${SHARDFS_SEED:-$RANDOM}
