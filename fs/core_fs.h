@@ -206,6 +206,7 @@ class CoreFs final : public Filesystem {
   util::Status SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJob> jobs);
   util::Status SealOne(std::unique_lock<std::mutex>& lock, SealJob& job);
   std::vector<SealJob> TakeDirty(Node* n, bool only_full);
+  SealJob TakeOne(Node* n, uint64_t index, Buffer& b);  // a snapshot of one dirty buffer
   // Seals the inode's dirty buffers and waits for its seals in flight; then writes its record
   // if it changed in memory, unless !save_record (a close: the committer writes it later).
   util::Status FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino, bool save_record = true);

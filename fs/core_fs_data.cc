@@ -159,21 +159,25 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
   }
 }
 
+CoreFs::SealJob CoreFs::TakeOne(Node* n, uint64_t index, Buffer& b) {
+  SealJob job;
+  job.ino = n->rec.ino;
+  job.index = index;
+  job.version = b.version;
+  job.generation = n->rec.block_gen++;
+  n->rec_dirty = true;
+  job.plain = b.data;  // frozen until the seal is done: writers copy (MutableData)
+  job.length = b.length;
+  b.sealing = b.version;
+  n->seals_in_flight++;
+  return job;
+}
+
 std::vector<CoreFs::SealJob> CoreFs::TakeDirty(Node* n, bool only_full) {
   std::vector<SealJob> jobs;
   for (auto& [index, b] : n->buffers) {
     if (!b.dirty || b.sealing == b.version || (only_full && b.length < block_size_)) continue;
-    SealJob job;
-    job.ino = n->rec.ino;
-    job.index = index;
-    job.version = b.version;
-    job.generation = n->rec.block_gen++;
-    n->rec_dirty = true;
-    job.plain = b.data;  // frozen until the seal is done: writers copy (MutableData)
-    job.length = b.length;
-    b.sealing = b.version;
-    n->seals_in_flight++;
-    jobs.push_back(std::move(job));
+    jobs.push_back(TakeOne(n, index, b));
   }
   return jobs;
 }
@@ -295,16 +299,28 @@ Status CoreFs::EnforceMemoryBudget(std::unique_lock<std::mutex>& lock) {
   }
   for (const auto& [ino, index] : victims) DropBuffer(nodes_.at(ino).get(), index);
   if (buffer_bytes_ <= options_.memory_budget_bytes || lru_.empty()) return util::Ok();
-  // Still over: seal the least recently used dirty buffer's inode, then drop what is clean.
-  uint64_t ino = lru_.back().first;
-  SHARDFS_TRY(SealBuffers(lock, TakeDirty(nodes_.at(ino).get(), false)));
-  auto nit = nodes_.find(ino);
-  if (nit != nodes_.end()) {
-    std::vector<uint64_t> clean;
-    for (auto& [index, b] : nit->second->buffers) {
-      if (!b.dirty) clean.push_back(index);
+  // Still over: seal the least recently used dirty buffers, as many as make up the excess
+  // (not every dirty block of their files: each seal holds a sealed copy, and a write to a
+  // block being sealed copies it), then drop them.
+  excess = buffer_bytes_ - options_.memory_budget_bytes;
+  std::vector<SealJob> jobs;
+  for (auto it = lru_.rbegin(); it != lru_.rend() && excess > 0; ++it) {
+    Node* n = nodes_.at(it->first).get();
+    Buffer& b = n->buffers.at(it->second);
+    if (!b.dirty || b.sealing == b.version) continue;
+    excess -= std::min<uint64_t>(excess, b.data->size());
+    jobs.push_back(TakeOne(n, it->second, b));
+  }
+  std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> sealed;  // ino, index, version
+  for (const SealJob& job : jobs) sealed.emplace_back(job.ino, job.index, job.version);
+  SHARDFS_TRY(SealBuffers(lock, std::move(jobs)));
+  for (const auto& [ino, index, version] : sealed) {
+    auto nit = nodes_.find(ino);
+    if (nit == nodes_.end()) continue;
+    auto b = nit->second->buffers.find(index);
+    if (b != nit->second->buffers.end() && !b->second.dirty && b->second.version == version) {
+      DropBuffer(nit->second.get(), index);
     }
-    for (uint64_t index : clean) DropBuffer(nit->second.get(), index);
   }
   return util::Ok();
 }
