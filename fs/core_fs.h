@@ -303,7 +303,7 @@ class CoreFs final : public Filesystem {
   util::Status last_upload_error_;
   uint64_t readahead_blocks_ = 0;  // DriveStatus::readahead_blocks
   uint64_t read_waits_ = 0;        // DriveStatus::read_waits
-  uint64_t uploaded_bytes_ = 0;  // sealed bytes stored since the mount (for progress rates)
+  uint64_t uploaded_bytes_ = 0;    // sealed bytes stored since the mount (for progress rates)
   // The drive's quota (config_.quota) is checked against the store's used bytes as last asked
   // (store_used_, when uploaded_bytes_ was uploaded_at_usage_), what was uploaded since, and
   // the dirty blocks in the cache. Unknown until the uploader first asks the store.

@@ -77,9 +77,9 @@ void CoreFs::PlanReadahead(Node* n, uint64_t index) {
   if (n->ra_window == 0) return;
   // The nearest blocks ahead are decrypted into buffers, so that reading them costs a copy;
   // a quarter of the memory budget at most. Those further on are only fetched into the cache.
-  const uint64_t load_window =
-      std::min(n->ra_window, std::clamp<uint64_t>(options_.memory_budget_bytes / 4 / block_size_,
-                                                  1, kMaxLoadAheadBlocks));
+  const uint64_t load_window = std::min(
+      n->ra_window,
+      std::clamp<uint64_t>(options_.memory_budget_bytes / 4 / block_size_, 1, kMaxLoadAheadBlocks));
   std::vector<Prefetch> wanted;
   {
     auto txn = meta_->Read();
