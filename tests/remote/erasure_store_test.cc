@@ -150,12 +150,22 @@ TEST_F(ErasureStoreTest, FailuresAfterTheReadIsDecodedStillCount) {
   Node(dead).Drop();
   Node(dead).SetLatency(milliseconds(30));
   for (int i = 0; i < 3; ++i) ExpectReads(*store, "blk", *loc, block);
-  std::this_thread::sleep_for(milliseconds(200));  // the late failures land
-  for (const NodeStatus& s : store->Nodes()) {
-    if (s.name != "node" + std::to_string(dead)) continue;
-    EXPECT_GT(s.error_rate, 0) << s.name;
-    EXPECT_FALSE(s.last_error.empty()) << s.name;
+  // The late failures land once the dead node's calls wake from their latency: wait for them
+  // (a fixed 200 ms was too short for ASan on a loaded machine), but not forever.
+  auto dead_status = [&] {
+    for (const NodeStatus& s : store->Nodes()) {
+      if (s.name == "node" + std::to_string(dead)) return s;
+    }
+    return NodeStatus{};
+  };
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (dead_status().error_rate == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(20));
   }
+  const NodeStatus s = dead_status();
+  EXPECT_EQ(s.name, "node" + std::to_string(dead));
+  EXPECT_GT(s.error_rate, 0) << s.name;
+  EXPECT_FALSE(s.last_error.empty()) << s.name;
 }
 
 TEST_F(ErasureStoreTest, ASlowNodeDoesNotSlowGets) {
