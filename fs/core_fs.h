@@ -8,10 +8,12 @@
 // Blocks are written in place by no one: a changed block is sealed anew (fresh object id,
 // nonce and generation) and the old object becomes garbage.
 //
-// Buffers: a block being written is kept in memory as plaintext (dirty) until it is full,
-// its file is flushed or fsynced, the memory budget is reached, or it has been idle for the
-// commit interval; recently read blocks stay as clean buffers. Sealing snapshots a buffer and
-// checks its version afterwards, so writes may continue meanwhile.
+// Buffers: a block being written is kept in memory as plaintext (dirty) until a write fills it
+// to its end, its file is flushed or fsynced, the memory budget is reached, or it has been
+// idle for the commit interval; recently read blocks stay as clean buffers. A write into a
+// stored block that is not in memory does not read it: the buffer holds only the written
+// ranges (BlockPatches), laid over the stored block when sealed or read. Sealing snapshots a
+// buffer and checks its version afterwards, so writes may continue meanwhile.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +30,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "fs/block_patches.h"
 #include "fs/cache/block_cache.h"
 #include "fs/crypto/keys.h"
 #include "fs/drive_config.h"
@@ -125,12 +128,20 @@ class CoreFs final : public Filesystem {
     // and past data->size(), read as zero. Shared with a seal in flight (use_count > 1): it
     // is then frozen, and a change goes to a copy (MutableData).
     std::shared_ptr<util::Bytes> data = std::make_shared<util::Bytes>();
+    // A patched buffer: writes to a stored block that was not read first. data stays empty;
+    // the writes since the buffer was made are in patches (shared with a seal in flight like
+    // data), laid over the block's current stored content when sealed or read (Unpatch).
+    std::shared_ptr<BlockPatches> patches;
     uint32_t length = 0;  // valid bytes
     bool dirty = false;
     uint64_t version = 0;  // bumped by every change, so a seal can tell it raced a write
     uint64_t sealing = 0;  // the version a seal in flight took (0: none): sealed only once
     std::list<std::pair<uint64_t, uint64_t>>::iterator lru;  // position in lru_
     util::Clock::TimePoint dirtied;
+
+    bool patched() const { return patches != nullptr; }
+    // Memory held (counted in buffer_bytes_).
+    uint64_t footprint() const { return data->size() + (patches ? patches->bytes() : 0); }
   };
   struct Node {
     InodeRecord rec;
@@ -159,7 +170,10 @@ class CoreFs final : public Filesystem {
     // even when the seals finish in another order (a thread may hold several jobs).
     uint64_t generation = 0;
     std::shared_ptr<const util::Bytes> plain;  // the buffer's frozen data
-    uint32_t length = 0;                       // valid bytes of it
+    // A patched buffer's frozen patches (plain is then unused): laid over the block as stored
+    // when the job runs.
+    std::shared_ptr<const BlockPatches> patches;
+    uint32_t length = 0;  // valid bytes of it
   };
 
   explicit CoreFs(Deps deps);
@@ -201,11 +215,17 @@ class CoreFs final : public Filesystem {
                                    bool whole_overwrite);
   util::Result<util::Bytes> ReadBlock(uint64_t ino, uint64_t index, const BlockRef& ref,
                                       const util::SecretBytes& file_key);
+  // Turns a patched buffer into a whole one: stored holds the block's current content (its
+  // first stored_length bytes valid), and the patches go on top.
+  void Unpatch(Buffer& b, util::Bytes stored, uint32_t stored_length);
+  // The patches of b, ready to be changed: copied first when a seal shares them. Keeps
+  // buffer_bytes_ in step with the change the caller then makes (PatchWrite).
+  void PatchWrite(Buffer& b, uint32_t offset, util::ByteSpan data);
   // Seals and commits the jobs one block at a time (a block is in the cache, dirty, only
   // briefly before its metadata commits and the uploader may take it).
   util::Status SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJob> jobs);
   util::Status SealOne(std::unique_lock<std::mutex>& lock, SealJob& job);
-  std::vector<SealJob> TakeDirty(Node* n, bool only_full);
+  std::vector<SealJob> TakeDirty(Node* n);              // every dirty buffer not being sealed
   SealJob TakeOne(Node* n, uint64_t index, Buffer& b);  // a snapshot of one dirty buffer
   // Seals the inode's dirty buffers and waits for its seals in flight; then writes its record
   // if it changed in memory, unless !save_record (a close: the committer writes it later).

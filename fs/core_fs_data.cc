@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -70,11 +71,37 @@ void CoreFs::DropBuffer(Node* n, uint64_t index) {
   auto it = n->buffers.find(index);
   if (it == n->buffers.end()) return;
   lru_.erase(it->second.lru);
-  buffer_bytes_ -= it->second.data->size();
+  buffer_bytes_ -= it->second.footprint();
   n->buffers.erase(it);
 }
 
+void CoreFs::Unpatch(Buffer& b, util::Bytes stored, uint32_t stored_length) {
+  const BlockPatches& patches = *b.patches;
+  const size_t valid = std::min<size_t>({stored_length, stored.size(), block_size_});
+  stored.resize(valid);  // past the valid length: zeros
+  stored.resize(std::max<size_t>(valid, patches.end()));
+  patches.ApplyTo(stored);
+  buffer_bytes_ -= b.footprint();
+  b.patches.reset();
+  b.data = std::make_shared<util::Bytes>(std::move(stored));
+  buffer_bytes_ += b.footprint();
+}
+
+void CoreFs::PatchWrite(Buffer& b, uint32_t offset, util::ByteSpan data) {
+  buffer_bytes_ -= b.footprint();
+  if (b.patches.use_count() > 1) b.patches = std::make_shared<BlockPatches>(*b.patches);
+  b.patches->Write(offset, data);
+  b.length = std::max<uint32_t>(b.length, static_cast<uint32_t>(offset + data.size()));
+  // Written whole from its start to its end: the stored block is not needed any more.
+  if (b.patches->ranges() == 1 && b.patches->Covers(0, b.length)) {
+    b.data = std::make_shared<util::Bytes>(b.patches->TakeOnly());
+    b.patches.reset();
+  }
+  buffer_bytes_ += b.footprint();
+}
+
 util::Bytes& CoreFs::MutableData(Buffer& b, size_t need) {
+  SHARDFS_CHECK(!b.patched(), "MutableData on a patched buffer");
   const size_t old_size = b.data->size();
   const size_t size = std::max(old_size, std::min<size_t>(need, block_size_));
   if (b.data.use_count() > 1) {
@@ -97,10 +124,11 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
   for (int attempt = 0;; ++attempt) {
     SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
     auto it = n->buffers.find(index);
-    if (it != n->buffers.end()) {
+    if (it != n->buffers.end() && (!it->second.patched() || whole_overwrite)) {
       TouchBuffer(ino, index, it->second);
       return &it->second;
     }
+    // No buffer, or a patched one that needs the stored block under its patches.
     Buffer b;
     if (!whole_overwrite) {
       SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
@@ -143,6 +171,8 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
         SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
         it = n->buffers.find(index);
         if (it != n->buffers.end()) {
+          // Patched: what was written (before the load or while it ran) goes on top.
+          if (it->second.patched()) Unpatch(it->second, std::move(*plain), ref->length);
           TouchBuffer(ino, index, it->second);
           return &it->second;
         }
@@ -150,6 +180,10 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
         plain->resize(valid);
         b.data = std::make_shared<util::Bytes>(std::move(*plain));
         b.length = static_cast<uint32_t>(valid);
+      } else if (it != n->buffers.end()) {  // patched, and nothing stored under it any more
+        Unpatch(it->second, {}, 0);
+        TouchBuffer(ino, index, it->second);
+        return &it->second;
       }
     }
     lru_.emplace_front(ino, index);
@@ -166,17 +200,18 @@ CoreFs::SealJob CoreFs::TakeOne(Node* n, uint64_t index, Buffer& b) {
   job.version = b.version;
   job.generation = n->rec.block_gen++;
   n->rec_dirty = true;
-  job.plain = b.data;  // frozen until the seal is done: writers copy (MutableData)
+  job.plain = b.data;       // frozen until the seal is done: writers copy (MutableData)
+  job.patches = b.patches;  // likewise (PatchWrite)
   job.length = b.length;
   b.sealing = b.version;
   n->seals_in_flight++;
   return job;
 }
 
-std::vector<CoreFs::SealJob> CoreFs::TakeDirty(Node* n, bool only_full) {
+std::vector<CoreFs::SealJob> CoreFs::TakeDirty(Node* n) {
   std::vector<SealJob> jobs;
   for (auto& [index, b] : n->buffers) {
-    if (!b.dirty || b.sealing == b.version || (only_full && b.length < block_size_)) continue;
+    if (!b.dirty || b.sealing == b.version) continue;
     jobs.push_back(TakeOne(n, index, b));
   }
   return jobs;
@@ -207,14 +242,42 @@ Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
   ref.generation = job.generation;
   ref.length = job.length;
   util::SecretBytes key = n->rec.file_key.Clone();
+  // Patches go over the block as stored now: its first version, or one an earlier seal of
+  // these patches made (they hold every write since the buffer was made, so either is right).
+  std::optional<BlockRef> base;
+  if (job.patches && !job.patches->Covers(0, job.length)) {
+    SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
+    auto stored = txn->GetBlock(job.ino, job.index);
+    if (stored.ok()) {
+      base = *stored;
+    } else if (stored.code() != Errc::kNotFound) {
+      return stored.error();
+    }
+  }
   lock.unlock();
   Status sealed = crypto::FillRandom(ref.id.bytes);
-  util::Bytes padded;  // only when the buffer holds fewer bytes than its length (zeros follow)
-  util::ByteSpan plain(job.plain->data(), std::min<size_t>(job.length, job.plain->size()));
-  if (plain.size() < job.length) {
-    padded.assign(plain.begin(), plain.end());
+  util::Bytes padded;  // when the buffer holds fewer bytes than its length, or is patched
+  util::ByteSpan plain;
+  if (job.patches) {
+    if (base) {
+      auto stored = ReadBlock(job.ino, job.index, *base, key);
+      if (stored.ok()) {
+        padded = std::move(stored).value();
+        padded.resize(std::min<size_t>(base->length, padded.size()));
+      } else if (sealed.ok()) {
+        sealed = stored.error();
+      }
+    }
     padded.resize(job.length);
+    job.patches->ApplyTo(padded);
     plain = padded;
+  } else {
+    plain = util::ByteSpan(job.plain->data(), std::min<size_t>(job.length, job.plain->size()));
+    if (plain.size() < job.length) {
+      padded.assign(plain.begin(), plain.end());
+      padded.resize(job.length);
+      plain = padded;
+    }
   }
   if (sealed.ok()) {
     auto block = crypto::SealBlock(
@@ -251,8 +314,11 @@ Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
     SHARDFS_TRY(txn->AddUpload(ref.id, ref.sealed_size));
     n->rec.stored_bytes += ref.length;
     auto b = n->buffers.find(job.index);
-    if (b != n->buffers.end() && b->second.version == job.version) b->second.dirty = false;
+    const bool clean = b != n->buffers.end() && b->second.version == job.version;
+    if (clean) b->second.dirty = false;
     SHARDFS_TRY(SaveNode(*txn, n));
+    // A patched buffer that is clean holds nothing the stored block does not.
+    if (clean && b->second.patched()) DropBuffer(n, job.index);
   }
   SHARDFS_TRY(txn->Commit());
   changed_since_sync_ = true;
@@ -266,7 +332,7 @@ Status CoreFs::FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino, bool 
   for (int round = 0; round < 1000; ++round) {
     auto it = nodes_.find(ino);
     if (it == nodes_.end()) return util::Ok();
-    std::vector<SealJob> jobs = TakeDirty(it->second.get(), /*only_full=*/false);
+    std::vector<SealJob> jobs = TakeDirty(it->second.get());
     if (!jobs.empty()) {
       SHARDFS_TRY(SealBuffers(lock, std::move(jobs)));
       continue;
@@ -295,7 +361,7 @@ Status CoreFs::EnforceMemoryBudget(std::unique_lock<std::mutex>& lock) {
     const Buffer& b = nodes_.at(it->first)->buffers.at(it->second);
     if (b.dirty) continue;
     victims.push_back(*it);
-    excess -= std::min<uint64_t>(excess, b.data->size());
+    excess -= std::min<uint64_t>(excess, b.footprint());
   }
   for (const auto& [ino, index] : victims) DropBuffer(nodes_.at(ino).get(), index);
   if (buffer_bytes_ <= options_.memory_budget_bytes || lru_.empty()) return util::Ok();
@@ -308,7 +374,7 @@ Status CoreFs::EnforceMemoryBudget(std::unique_lock<std::mutex>& lock) {
     Node* n = nodes_.at(it->first).get();
     Buffer& b = n->buffers.at(it->second);
     if (!b.dirty || b.sealing == b.version) continue;
-    excess -= std::min<uint64_t>(excess, b.data->size());
+    excess -= std::min<uint64_t>(excess, b.footprint());
     jobs.push_back(TakeOne(n, it->second, b));
   }
   std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> sealed;  // ino, index, version
@@ -348,7 +414,10 @@ Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::Mu
     PlanReadahead(n, index);
     auto b = n->buffers.find(index);
     Buffer* buffer = b == n->buffers.end() ? nullptr : &b->second;
-    if (buffer == nullptr) {
+    if (buffer != nullptr && buffer->patched()) {  // the stored block goes under its patches
+      ++read_waits_;
+      SHARDFS_ASSIGN_OR_RETURN(buffer, LoadBuffer(lock, ino, index, false));
+    } else if (buffer == nullptr) {
       SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
       auto ref = txn->GetBlock(ino, index);
       txn.reset();
@@ -387,6 +456,7 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
     return MakeError(Errc::kTooLarge, "file too large");
   }
   SHARDFS_TRY(CheckQuota());
+  std::vector<uint64_t> completed;  // blocks written up to their end
   size_t pos = 0;
   while (pos < data.size()) {
     const uint64_t at = offset + pos;
@@ -397,19 +467,55 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
     // Nothing to load when the block is overwritten whole or lies past the end of the file
     // (a truncate removed every block there; beyond it are only holes).
     const bool fresh = (in == 0 && chunk == block_size_) || index * block_size_ >= n->rec.size;
-    SHARDFS_ASSIGN_OR_RETURN(Buffer * b, LoadBuffer(lock, ino, index, fresh));
+    Buffer* b = nullptr;
+    if (!fresh && !n->buffers.contains(index)) {
+      // A stored block not in memory is patched, not read: the write costs a copy of its
+      // bytes, and the block is read once, when it is sealed or read.
+      SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
+      auto ref = txn->GetBlock(ino, index);
+      txn.reset();
+      if (!ref.ok() && ref.code() != Errc::kNotFound) return ref.error();
+      if (ref.ok()) {
+        Buffer patched;
+        patched.patches = std::make_shared<BlockPatches>();
+        patched.length = static_cast<uint32_t>(std::min<uint64_t>(ref->length, block_size_));
+        lru_.emplace_front(ino, index);
+        patched.lru = lru_.begin();
+        b = &n->buffers.emplace(index, std::move(patched)).first->second;
+      }
+    }
+    // Otherwise nothing is loaded: the buffer there is used as it is (whole or patched),
+    // and a block that is not stored is a hole.
+    if (b == nullptr) {
+      SHARDFS_ASSIGN_OR_RETURN(b, LoadBuffer(lock, ino, index, true));
+    }
     SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
-    std::memcpy(MutableData(*b, in + chunk).data() + in, data.data() + pos, chunk);
-    b->length = std::max<uint32_t>(b->length, static_cast<uint32_t>(in + chunk));
+    if (b->patched()) {
+      PatchWrite(*b, static_cast<uint32_t>(in), data.subspan(pos, chunk));
+    } else {
+      std::memcpy(MutableData(*b, in + chunk).data() + in, data.data() + pos, chunk);
+      b->length = std::max<uint32_t>(b->length, static_cast<uint32_t>(in + chunk));
+    }
     if (!b->dirty) b->dirtied = clock_->Now();
     b->dirty = true;
     b->version++;
     n->rec.size = std::max<uint64_t>(n->rec.size, at + chunk);
+    if (in + chunk == block_size_) completed.push_back(index);
     pos += chunk;
   }
   n->rec.mtime = n->rec.ctime = Now();
   n->rec_dirty = true;
-  std::vector<SealJob> full = TakeDirty(n, /*only_full=*/true);
+  // Blocks this write filled to their end, as a sequential writer does: sealed now. (A small
+  // write elsewhere in a whole block waits, so random writes do not reseal it every time.)
+  std::vector<SealJob> full;
+  for (uint64_t index : completed) {
+    auto it = n->buffers.find(index);
+    if (it == n->buffers.end()) continue;
+    Buffer& b = it->second;
+    if (b.dirty && !b.patched() && b.sealing != b.version && b.length == block_size_) {
+      full.push_back(TakeOne(n, index, b));
+    }
+  }
   std::vector<std::pair<uint64_t, uint64_t>> sealed;  // index, version
   for (const SealJob& job : full) sealed.emplace_back(job.index, job.version);
   SHARDFS_TRY(SealBuffers(lock, std::move(full)));
@@ -464,7 +570,17 @@ Status CoreFs::Truncate(MetaTxn& txn, Node* n, uint64_t new_size) {
     const size_t keep = static_cast<size_t>(new_size % block_size_);
     if (keep != 0) {
       auto b = n->buffers.find(edge);
-      if (b != n->buffers.end() && b->second.length > keep) {
+      if (b != n->buffers.end() && b->second.patched()) {
+        Buffer& patched = b->second;
+        buffer_bytes_ -= patched.footprint();
+        if (patched.patches.use_count() > 1) {
+          patched.patches = std::make_shared<BlockPatches>(*patched.patches);
+        }
+        patched.patches->Truncate(static_cast<uint32_t>(keep));
+        buffer_bytes_ += patched.footprint();
+        patched.length = std::min<uint32_t>(patched.length, static_cast<uint32_t>(keep));
+        patched.version++;
+      } else if (b != n->buffers.end() && b->second.length > keep) {
         util::Bytes& bytes = MutableData(b->second, 0);
         if (bytes.size() > keep) std::memset(bytes.data() + keep, 0, bytes.size() - keep);
         b->second.length = static_cast<uint32_t>(keep);

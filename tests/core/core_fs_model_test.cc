@@ -64,7 +64,10 @@ class Model {
   void Write(const std::string& name, std::string& content) {
     const uint64_t bs = h_.block_size();
     uint64_t off = Pick(0, 3) == 0 ? content.size() : Pick(0, static_cast<int>(6 * bs));
-    size_t len = Pick(0, 3) == 0 ? bs * Pick(1, 3) : Pick(1, static_cast<int>(2 * bs));
+    const int kind = Pick(0, 5);  // whole blocks, small writes (patches), or anything
+    size_t len = kind == 0  ? bs * Pick(1, 3)
+                 : kind < 3 ? Pick(1, 100)
+                            : Pick(1, static_cast<int>(2 * bs));
     std::string data(len, '\0');
     for (auto& c : data) c = static_cast<char>(Pick(0, 255));
     uint64_t ino = Ino(name);

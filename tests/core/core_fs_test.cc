@@ -260,6 +260,55 @@ TEST_F(CoreFsTest, WritesSurviveAStoreOutage) {
   EXPECT_EQ(ReadAll(ino), data);
 }
 
+// A write into part of a stored block is kept as a patch: it needs no read of the block (here
+// the block is neither cached nor reachable), and the block is read once, when the patches are
+// sealed over it or a reader needs it. A seal that cannot read it fails and keeps the patches.
+TEST_F(CoreFsTest, SmallWritesIntoStoredBlocksAreNotReadFirst) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  util::Bytes data = Pattern(3 * 4096, 3);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, data).ok());
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  ASSERT_TRUE(h_.fs().WaitForUploads().ok());
+  h_.Unmount();
+  h_.WipeCache();
+  ASSERT_TRUE(h_.Mount().ok());
+  h_.faults().Drop();
+  fh = *h_.fs().Open(ino, O_RDWR);
+  // Scattered small writes, some overlapping, one across two blocks.
+  const std::vector<std::pair<uint64_t, size_t>> writes = {
+      {100, 50}, {130, 40}, {4000, 200}, {9000, 1}, {5000, 300}, {4999, 2}, {0, 10}};
+  uint8_t seed = 50;
+  for (const auto& [off, len] : writes) {
+    util::Bytes patch = Pattern(len, seed++);
+    ASSERT_TRUE(h_.fs().Write(ino, fh, off, patch).ok()) << off;
+    std::copy(patch.begin(), patch.end(), data.begin() + static_cast<ptrdiff_t>(off));
+  }
+  // The store is down and nothing is cached: sealing the patches needs the blocks.
+  EXPECT_FALSE(h_.fs().Fsync(ino, fh, false).ok());
+  h_.faults().Restore();
+  ASSERT_TRUE(h_.fs().Fsync(ino, fh, false).ok());
+  EXPECT_EQ(ReadAll(ino), data);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 4090, Pattern(20, 99)).ok());  // patched again, then read
+  util::Bytes twenty = Pattern(20, 99);
+  std::copy(twenty.begin(), twenty.end(), data.begin() + 4090);
+  h_.Unmount();
+  h_.WipeCache();
+  ASSERT_TRUE(h_.Mount().ok());
+  EXPECT_EQ(ReadAll(ino), data);
+  // A write that covers a block whole after patches needs no read either.
+  h_.faults().Drop();
+  fh = *h_.fs().Open(ino, O_RDWR);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 4096, Pattern(10, 7)).ok());
+  util::Bytes whole = Pattern(4096, 8);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 4096, whole).ok());
+  std::copy(whole.begin(), whole.end(), data.begin() + 4096);
+  ASSERT_TRUE(h_.fs().Fsync(ino, fh, false).ok());
+  h_.faults().Restore();
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  EXPECT_EQ(ReadAll(ino), data);
+}
+
 TEST_F(CoreFsTest, CorruptStoreObjectIsAnErrorNotWrongData) {
   uint64_t fh;
   uint64_t ino = CreateFile(kRootIno, "f", &fh);
