@@ -235,6 +235,15 @@ Status CoreFs::SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJ
 }
 
 Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
+  seal_slot_cv_.wait(lock, [&] { return seals_running_ < kMaxConcurrentSeals; });
+  ++seals_running_;
+  struct SlotRelease {
+    CoreFs* fs;
+    ~SlotRelease() {  // mu_ is held again on every return
+      fs->seals_running_--;
+      fs->seal_slot_cv_.notify_one();
+    }
+  } slot_release{this};
   auto it = nodes_.find(job.ino);
   if (it == nodes_.end()) return util::Ok();  // deleted meanwhile
   Node* n = it->second.get();

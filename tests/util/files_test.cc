@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include <gtest/gtest.h>
 
@@ -78,19 +81,25 @@ TEST(WriteWholeFileTest, ExactContentOnEveryFileSystemAndSize) {
                         size_t{256 * 1024}, size_t{256 * 1024 + 1}, size_t{(4 << 20) + 37}}) {
       Bytes data(size);
       for (size_t i = 0; i < size; ++i) data[i] = static_cast<uint8_t>(i * 131 + size);
-      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-      ASSERT_GE(fd, 0);
-      // Something longer was there before: it must be cut off.
-      Bytes junk(size + 5000, 0xEE);
-      ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), 0), static_cast<ssize_t>(junk.size()));
-      const int flags = ::fcntl(fd, F_GETFL);
-      Status s = WriteWholeFile(fd, data, path);
-      ASSERT_TRUE(s.ok()) << base << " " << size << ": " << s.error().message;
-      EXPECT_EQ(::fcntl(fd, F_GETFL), flags);
-      ::close(fd);
-      auto back = ReadFile(path, 64 << 20);
-      ASSERT_TRUE(back.ok());
-      EXPECT_TRUE(*back == data) << base << " size " << size;
+      // The data starting on a page boundary (written in place) and one byte past it (copied).
+      std::unique_ptr<uint8_t, decltype(&std::free)> page_aligned(
+          static_cast<uint8_t*>(std::aligned_alloc(4096, (size + 4096) / 4096 * 4096)), &std::free);
+      for (size_t shift : {size_t{0}, size_t{1}}) {
+        if (size > 0) std::memcpy(page_aligned.get() + shift, data.data(), size);
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        // Something longer was there before: it must be cut off.
+        Bytes junk(size + 5000, 0xEE);
+        ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), 0), static_cast<ssize_t>(junk.size()));
+        const int flags = ::fcntl(fd, F_GETFL);
+        Status s = WriteWholeFile(fd, ByteSpan(page_aligned.get() + shift, size), path);
+        ASSERT_TRUE(s.ok()) << base << " " << size << ": " << s.error().message;
+        EXPECT_EQ(::fcntl(fd, F_GETFL), flags);
+        ::close(fd);
+        auto back = ReadFile(path, 64 << 20);
+        ASSERT_TRUE(back.ok());
+        EXPECT_TRUE(*back == data) << base << " size " << size << " shift " << shift;
+      }
     }
     ASSERT_TRUE(RemoveTree(tmpl).ok());
   }
