@@ -296,6 +296,7 @@ Status CoreFs::DeleteInode(MetaTxn& txn, Node* n) {
   SHARDFS_TRY(txn.DeleteInode(ino));
   SHARDFS_TRY(txn.RemoveOrphan(ino));
   changed_since_sync_ = true;
+  if (!indexes.empty()) NoteWriteActivity(0);
   return util::Ok();
 }
 

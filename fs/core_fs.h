@@ -307,6 +307,22 @@ class CoreFs final : public Filesystem {
   std::set<std::pair<uint64_t, uint64_t>> loading_;  // (ino, block index) being loaded
   std::unordered_set<util::ObjectId> in_flight_;
   bool stopping_ = false;
+  // Write-back: blocks sealed during a burst of writes are uploaded (and garbage deleted)
+  // once the burst is over, not during it: uploads take the same 2 cores and disk the writes
+  // need (10,000 files of 4 KiB created in 0.9 s without uploads running, 14-17 s with them).
+  // Uploading starts when writes have been quiet for kUploadQuiet, the first block has waited
+  // kUploadMaxDelay, kUploadEagerBytes wait (a large write streams), or someone waits for the
+  // uploads (sync, fsync to the store, unmount); it then goes on until nothing is pending.
+  static constexpr auto kUploadQuiet = std::chrono::seconds(1);
+  static constexpr auto kUploadMaxDelay = std::chrono::seconds(10);
+  static constexpr uint64_t kUploadEagerBytes = uint64_t{64} << 20;
+  bool UploadsDue(std::chrono::steady_clock::time_point now) const;
+  // A block sealed (or, with 0, one deleted): writes are not quiet. With mu_ held.
+  void NoteWriteActivity(uint64_t sealed_bytes);
+  bool draining_ = true;  // uploading until the queue is empty (at mount: what is left)
+  std::chrono::steady_clock::time_point last_activity_{};
+  std::chrono::steady_clock::time_point first_waiting_{};
+  uint64_t waiting_bytes_ = 0;  // sealed since the uploads last drained
   // Guards fetches_, prefetch_queue_ and prefetch_queued_. A leaf: never held while taking mu_
   // or calling the store or the cache.
   std::mutex fetch_mu_;

@@ -1,6 +1,8 @@
 // CoreFs: the uploader (sealed blocks from the cache to the store, garbage out of the store)
 // and the committer (idle buffers sealed and local state synced every commit interval).
 #include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -159,6 +161,11 @@ bool CoreFs::CollectOneGarbage(const util::ObjectId& id) {
 }
 
 void CoreFs::UploaderLoop() {
+  // Uploads are background work: at a lower CPU priority they take what the foreground (FUSE
+  // requests) leaves. On 2 cores they otherwise slowed the writes that feed them.
+  if (options_.background_nice > 0) {
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.background_nice);
+  }
   auto backoff = std::chrono::milliseconds(0);
   if (config_.quota != 0) RefreshStoreUsage(/*freed=*/false);
   while (true) {
@@ -166,7 +173,11 @@ void CoreFs::UploaderLoop() {
     {
       auto lock = Lock();
       if (backoff.count() > 0) work_cv_.wait_for(lock, backoff);
+      while (!stopping_ && !UploadsDue(std::chrono::steady_clock::now())) {
+        work_cv_.wait_for(lock, std::chrono::milliseconds(200));
+      }
       if (stopping_) return;
+      draining_ = true;
       auto txn = meta_->Read();
       if (txn.ok()) {
         (void)(*txn)->ScanUploads([&](const util::ObjectId& id, uint64_t) {
@@ -179,6 +190,11 @@ void CoreFs::UploaderLoop() {
         });
       }
       if (uploads.empty() && garbage.empty()) {
+        // Drained: the next blocks wait for the end of their burst.
+        if (in_flight_.empty()) {
+          draining_ = false;
+          waiting_bytes_ = 0;
+        }
         uploaded_cv_.notify_all();
         work_cv_.wait_for(lock, std::chrono::seconds(1));
         continue;
@@ -205,6 +221,20 @@ void CoreFs::UploaderLoop() {
                         std::chrono::seconds(30), std::max<std::chrono::milliseconds>(
                                                       std::chrono::milliseconds(100), backoff * 2));
   }
+}
+
+bool CoreFs::UploadsDue(std::chrono::steady_clock::time_point now) const {
+  // A quarter of the cache at most: a small cache full of blocks waiting would stall writers.
+  const uint64_t eager = std::min<uint64_t>(kUploadEagerBytes, config_.cache_size / 4);
+  return draining_ || waiting_bytes_ >= eager || now - last_activity_ >= kUploadQuiet ||
+         (waiting_bytes_ > 0 && now - first_waiting_ >= kUploadMaxDelay);
+}
+
+void CoreFs::NoteWriteActivity(uint64_t sealed_bytes) {
+  const auto now = std::chrono::steady_clock::now();
+  if (waiting_bytes_ == 0 && sealed_bytes > 0) first_waiting_ = now;
+  waiting_bytes_ += sealed_bytes;
+  last_activity_ = now;
 }
 
 void CoreFs::CommitterLoop() {
@@ -255,6 +285,7 @@ Status CoreFs::SealAll() {
     std::vector<uint64_t> inos;
     for (auto& [ino, n] : nodes_) inos.push_back(ino);
     for (uint64_t ino : inos) SHARDFS_TRY(FlushNode(lock, ino));
+    draining_ = true;  // someone waits for the store
     work_cv_.notify_all();
   }
   return SyncLocal();
@@ -304,6 +335,7 @@ uint64_t CoreFs::PendingUploads() {
 
 Status CoreFs::WaitForUploads() {
   auto lock = Lock();
+  draining_ = true;
   work_cv_.notify_all();
   const auto patience =
       std::chrono::seconds(std::max<uint32_t>(1, options_.unmount_patience_seconds));

@@ -321,6 +321,7 @@ Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
     }
     SHARDFS_TRY(txn->PutBlock(job.ino, job.index, ref));
     SHARDFS_TRY(txn->AddUpload(ref.id, ref.sealed_size));
+    NoteWriteActivity(ref.sealed_size);
     n->rec.stored_bytes += ref.length;
     auto b = n->buffers.find(job.index);
     const bool clean = b != n->buffers.end() && b->second.version == job.version;

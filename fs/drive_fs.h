@@ -26,6 +26,8 @@ struct FsOptions {
   uint32_t commit_interval_seconds = 5;
   // Blocks uploaded at once (each fans out to its shards' nodes in parallel).
   uint32_t upload_threads = 4;
+  // The nice value of the upload threads (0: as the rest of the daemon).
+  int background_nice = 10;
   // Blocks fetched ahead of a sequential reader at once.
   uint32_t prefetch_threads = 4;
   // Unmount waits for pending uploads, but gives up after this long without any upload
