@@ -160,12 +160,11 @@ std::unique_ptr<fuse::ControlServer> StartControl(core::Filesystem& fs,
 // Opens, mounts and serves the drive until it is unmounted.
 Status ServeDrive(ServeRequest request, const ReportFn& report) {
   fuse::BlockTerminationSignals();  // before the core starts threads
-  // Block buffers are megabytes each and come and go on many threads. Served from the heap
-  // (a fixed mmap threshold above the block size) they are reused warm; from mmap every block
-  // costs fresh zeroed pages, the largest cost left on the write path (1 GiB written with
-  // fsync: 4.2 s -> 2.7 s). Two arenas and a trim threshold bound what freed blocks keep
-  // (peak RSS 190-260 MiB on that write; glibc's defaults, one arena per thread with a
-  // threshold that grows, reached 474 MiB).
+  // Allocations of 1 MiB and more (blocks, sealed blocks, shards) come from util::BigHeap
+  // (cli/new_delete.cc), which bounds what freed ones keep resident. For the rest: a fixed
+  // mmap threshold (no fresh zeroed pages for mid-sized buffers), two arenas and a trim
+  // threshold (glibc's defaults, one arena per thread with a threshold that grows, had the
+  // daemon at 474 MiB after a 1 GiB write).
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_ARENA_MAX, 2);
   mallopt(M_TRIM_THRESHOLD, 32 << 20);
