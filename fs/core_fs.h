@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -218,9 +219,10 @@ class CoreFs final : public Filesystem {
   // Turns a patched buffer into a whole one: stored holds the block's current content (its
   // first stored_length bytes valid), and the patches go on top.
   void Unpatch(Buffer& b, util::Bytes stored, uint32_t stored_length);
-  // The patches of b, ready to be changed: copied first when a seal shares them. Keeps
-  // buffer_bytes_ in step with the change the caller then makes (PatchWrite).
-  void PatchWrite(Buffer& b, uint32_t offset, util::ByteSpan data);
+  // Applies change to b's patches (copied first when a seal shares them), keeping
+  // buffer_bytes_ in step; patches that then cover b whole become its data (no stored block
+  // needed under them any more).
+  void ChangePatches(Buffer& b, const std::function<void(BlockPatches&)>& change);
   // Seals and commits the jobs one block at a time (a block is in the cache, dirty, only
   // briefly before its metadata commits and the uploader may take it).
   util::Status SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJob> jobs);
@@ -234,6 +236,8 @@ class CoreFs final : public Filesystem {
   util::Status ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t offset,
                          uint64_t length);
   void TouchBuffer(uint64_t ino, uint64_t index, Buffer& b);
+  // Puts b in as n's buffer of block index (which has none), most recently used.
+  Buffer* AddBuffer(Node* n, uint64_t index, Buffer b);
   util::Status EnforceMemoryBudget(std::unique_lock<std::mutex>& lock);
   void DropBuffer(Node* n, uint64_t index);
   util::Status SyncLocal();

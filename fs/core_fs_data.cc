@@ -87,11 +87,10 @@ void CoreFs::Unpatch(Buffer& b, util::Bytes stored, uint32_t stored_length) {
   buffer_bytes_ += b.footprint();
 }
 
-void CoreFs::PatchWrite(Buffer& b, uint32_t offset, util::ByteSpan data) {
+void CoreFs::ChangePatches(Buffer& b, const std::function<void(BlockPatches&)>& change) {
   buffer_bytes_ -= b.footprint();
   if (b.patches.use_count() > 1) b.patches = std::make_shared<BlockPatches>(*b.patches);
-  b.patches->Write(offset, data);
-  b.length = std::max<uint32_t>(b.length, static_cast<uint32_t>(offset + data.size()));
+  change(*b.patches);
   // Written whole from its start to its end: the stored block is not needed any more.
   if (b.patches->ranges() == 1 && b.patches->Covers(0, b.length)) {
     b.data = std::make_shared<util::Bytes>(b.patches->TakeOnly());
@@ -186,11 +185,15 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
         return &it->second;
       }
     }
-    lru_.emplace_front(ino, index);
-    b.lru = lru_.begin();
-    buffer_bytes_ += b.data->size();
-    return &n->buffers.emplace(index, std::move(b)).first->second;
+    return AddBuffer(n, index, std::move(b));
   }
+}
+
+CoreFs::Buffer* CoreFs::AddBuffer(Node* n, uint64_t index, Buffer b) {
+  lru_.emplace_front(n->rec.ino, index);
+  b.lru = lru_.begin();
+  buffer_bytes_ += b.footprint();
+  return &n->buffers.emplace(index, std::move(b)).first->second;
 }
 
 CoreFs::SealJob CoreFs::TakeOne(Node* n, uint64_t index, Buffer& b) {
@@ -489,9 +492,7 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
         Buffer patched;
         patched.patches = std::make_shared<BlockPatches>();
         patched.length = static_cast<uint32_t>(std::min<uint64_t>(ref->length, block_size_));
-        lru_.emplace_front(ino, index);
-        patched.lru = lru_.begin();
-        b = &n->buffers.emplace(index, std::move(patched)).first->second;
+        b = AddBuffer(n, index, std::move(patched));
       }
     }
     // Otherwise nothing is loaded: the buffer there is used as it is (whole or patched),
@@ -501,7 +502,9 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
     }
     SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
     if (b->patched()) {
-      PatchWrite(*b, static_cast<uint32_t>(in), data.subspan(pos, chunk));
+      const auto bytes = data.subspan(pos, chunk);
+      b->length = std::max<uint32_t>(b->length, static_cast<uint32_t>(in + chunk));
+      ChangePatches(*b, [&](BlockPatches& p) { p.Write(static_cast<uint32_t>(in), bytes); });
     } else {
       std::memcpy(MutableData(*b, in + chunk).data() + in, data.data() + pos, chunk);
       b->length = std::max<uint32_t>(b->length, static_cast<uint32_t>(in + chunk));
@@ -582,13 +585,8 @@ Status CoreFs::Truncate(MetaTxn& txn, Node* n, uint64_t new_size) {
       auto b = n->buffers.find(edge);
       if (b != n->buffers.end() && b->second.patched()) {
         Buffer& patched = b->second;
-        buffer_bytes_ -= patched.footprint();
-        if (patched.patches.use_count() > 1) {
-          patched.patches = std::make_shared<BlockPatches>(*patched.patches);
-        }
-        patched.patches->Truncate(static_cast<uint32_t>(keep));
-        buffer_bytes_ += patched.footprint();
         patched.length = std::min<uint32_t>(patched.length, static_cast<uint32_t>(keep));
+        ChangePatches(patched, [&](BlockPatches& p) { p.Truncate(static_cast<uint32_t>(keep)); });
         patched.version++;
       } else if (b != n->buffers.end() && b->second.length > keep) {
         util::Bytes& bytes = MutableData(b->second, 0);
