@@ -1,6 +1,7 @@
 # Entry points for developers and CI (.ci/run calls `make test`). CMake does the building;
 # this file only strings the steps together.
-#   make deps     install the Debian packages (scripts/install-deps.sh)
+#   make deps     install the Debian packages (scripts/install-deps.sh) and let FUSE use
+#                 io_uring where the kernel can (scripts/enable-fuse-uring.sh)
 #   make build    RelWithDebInfo build in $(BUILD_DIR), warnings are errors
 #   make test     build + ASan/UBSan build of the tests, all ctest, sanitized unit tests, format
 #   make format   clang-format -i every C++ source
@@ -35,6 +36,7 @@ all: build
 
 deps:
 	scripts/install-deps.sh
+	scripts/enable-fuse-uring.sh
 
 build: deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -506,7 +506,11 @@ std::string MountHelpFooter() {
          "\nWithout -f, shardfs unlocks the drive, then runs in the background and logs to "
          "syslog;\nit prints `mounted ...` once the drive is mounted. SIGTERM, SIGINT or SIGHUP "
          "unmount\ncleanly. `shardfs unmount MOUNTPOINT` waits until pending uploads are done.\n"
-         "Passwords and the config directory are found as `shardfs --help` describes.\n";
+         "Passwords and the config directory are found as `shardfs --help` describes.\n"
+         "\nOn Linux 6.14 and later, requests are served on the CPU of the program that makes "
+         "them\n(FUSE over io_uring) once the fuse module allows it; as root:\n"
+         "  echo Y > /sys/module/fuse/parameters/enable_uring\n"
+         "(`make demo` and `make test` do this). `shardfs status` says which way requests come.\n";
 }
 
 }  // namespace shardfs::cli

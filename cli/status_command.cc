@@ -63,6 +63,12 @@ void PrintStatus(const fuse::MountEntry& m, const core::DriveStatus& st) {
              util::HumanSize(st.buffer_budget_bytes));
   fmt::print("  readahead  {} blocks loaded ahead of readers; {} reads waited for a block\n",
              st.readahead_blocks, st.read_waits);
+  if (st.uring_entries > 0) {
+    fmt::print("  requests   io_uring, served on the caller's CPU ({} ring entries); {} served\n",
+               st.uring_entries, st.uring_requests);
+  } else {
+    fmt::print("  requests   /dev/fuse (io_uring is off: see `shardfs mount --help`)\n");
+  }
   if (st.nodes.empty()) return;
   fmt::print("  {:<12} {:<8} {:>10} {:>7} {:>8} {:>6}  {}\n", "node", "health", "latency", "errors",
              "stored", "bad", "endpoint");

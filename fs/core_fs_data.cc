@@ -546,13 +546,6 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
   return data.size();
 }
 
-Status CoreFs::Flush(uint64_t ino, uint64_t) {
-  // close(): the data goes to the cache, where other openers and the uploader see it. The
-  // inode's record waits for the committer or an fsync, as its attributes do.
-  auto lock = Lock();
-  return FlushNode(lock, ino, /*save_record=*/false);
-}
-
 Status CoreFs::SyncLocal() {
   SHARDFS_TRY(cache_->Sync());
   return meta_->Sync();

@@ -106,6 +106,10 @@ struct DriveStatus {
   uint64_t buffer_budget_bytes = 0;
   std::string store;  // BlockStore::Describe()
   std::vector<remote::NodeStatus> nodes;
+  // Filled by the FUSE layer, not the core: io_uring entries the kernel holds (0: requests come
+  // through /dev/fuse) and requests served through them since the mount.
+  uint64_t uring_entries = 0;
+  uint64_t uring_requests = 0;
 };
 
 // Renameat2 flags.
@@ -157,8 +161,9 @@ class Filesystem {
                                     util::MutableByteSpan out) = 0;
   virtual util::Result<size_t> Write(uint64_t ino, uint64_t fh, uint64_t offset,
                                      util::ByteSpan data) = 0;
-  // Seals buffered data into the local cache (close(2) of one descriptor).
-  virtual util::Status Flush(uint64_t ino, uint64_t fh) = 0;
+  // The last close of an open file: seals its buffered data into the local cache. The adapter
+  // answers no FLUSH (the kernel then stops sending it), so close(2) does not wait for this:
+  // the kernel sends RELEASE after close returns. Errors surface at fsync.
   virtual util::Status Release(uint64_t ino, uint64_t fh) = 0;
   // Makes the file's data and metadata durable on local disk (and everything committed
   // before). datasync: metadata other than size may stay unsynced.

@@ -16,6 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # FUSE: headers for the adapter, fusermount3 and mount.fuse3 for mounting
   libfuse3-dev fuse3
+  # io_uring: FUSE requests served on the caller's CPU (fs/fuse/uring_transport.h)
+  liburing-dev
   # format check (scripts/check-format.sh)
   clang-format
   # programs the tests run on a real mount (tests/fstest) and the benchmarks use

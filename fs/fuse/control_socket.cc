@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "fs/fuse/uring_transport.h"
 #include "fs/util/files.h"
 
 namespace shardfs::fuse {
@@ -89,6 +90,8 @@ std::string StatusToJson(const core::DriveStatus& st) {
   j["read_waits"] = st.read_waits;
   j["buffer_bytes"] = st.buffer_bytes;
   j["buffer_budget_bytes"] = st.buffer_budget_bytes;
+  j["uring_entries"] = st.uring_entries;
+  j["uring_requests"] = st.uring_requests;
   j["store"] = st.store;
   j["nodes"] = nlohmann::ordered_json::array();
   for (const auto& n : st.nodes) {
@@ -122,6 +125,8 @@ util::Result<core::DriveStatus> StatusFromJson(std::string_view line) {
     st.read_waits = j.value("read_waits", uint64_t{0});
     st.buffer_bytes = j.value("buffer_bytes", uint64_t{0});
     st.buffer_budget_bytes = j.value("buffer_budget_bytes", uint64_t{0});
+    st.uring_entries = j.value("uring_entries", uint64_t{0});
+    st.uring_requests = j.value("uring_requests", uint64_t{0});
     st.store = j.at("store").get<std::string>();
     for (const auto& n : j.at("nodes")) {
       remote::NodeStatus ns;
@@ -209,7 +214,11 @@ void ControlServer::AcceptLoop() {
 void ControlServer::Serve(int fd) {
   const std::string request = ReadLine(fd, 5000);
   if (request == "status") {
-    (void)SendAll(fd, StatusToJson(fs_.GetStatus()) + "\n");
+    core::DriveStatus st = fs_.GetStatus();
+    const internal::UringTransport::Stats uring = internal::UringTransport::CurrentStats();
+    st.uring_entries = uring.entries;
+    st.uring_requests = uring.served;
+    (void)SendAll(fd, StatusToJson(st) + "\n");
     return;
   }
   if (request != "sync") {

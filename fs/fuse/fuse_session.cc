@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fs/fuse/adapter.h"
+#include "fs/fuse/uring_transport.h"
 
 namespace shardfs::fuse {
 
@@ -103,6 +104,7 @@ Status ShutdownCore(core::Filesystem& fs) {
 
 struct FuseSession::State {
   ~State() {
+    uring.reset();  // its threads run requests on the session
     if (session != nullptr) {
       if (signals_installed) fuse_remove_signal_handlers(session);
       if (mounted) fuse_session_unmount(session);
@@ -119,6 +121,7 @@ struct FuseSession::State {
   fuse_session* session = nullptr;
   bool mounted = false;
   bool signals_installed = false;
+  std::unique_ptr<internal::UringTransport> uring;
 };
 
 FuseSession::FuseSession(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -160,6 +163,7 @@ util::Result<std::unique_ptr<FuseSession>> FuseSession::Mount(core::Filesystem& 
                     why.empty() ? "fusermount3 refused (see its message above)" : why));
   }
   state->mounted = true;
+  if (options.io_uring) state->uring = internal::UringTransport::Attach(state->session);
   if (fuse_set_signal_handlers(state->session) != 0) {
     return MakeError(Errc::kInternal, "cannot install the signal handlers that unmount cleanly");
   }
@@ -196,6 +200,7 @@ Status FuseSession::Run() {
     fuse_session_unmount(s.session);
     s.mounted = false;
   }
+  s.uring.reset();  // the kernel ended the rings' commands when the connection closed
   spdlog::info("unmounted {}; sealing open files and finishing pending uploads", s.mountpoint);
   Status shutdown = ShutdownCore(s.adapter->fs);
   if (!shutdown.ok()) spdlog::error("shutdown: {}", shutdown.error().message);

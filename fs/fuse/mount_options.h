@@ -25,8 +25,9 @@ struct MountOptions {
   bool allow_other = false;
   bool debug = false;
   bool writeback_cache = true;
-  double attr_timeout = 1.0;          // seconds the kernel trusts attributes it was given
-  double entry_timeout = 1.0;         // seconds it trusts names, found or not found
+  bool io_uring = true;        // FUSE over io_uring when the kernel offers it (uring_transport.h)
+  double attr_timeout = 1.0;   // seconds the kernel trusts attributes it was given
+  double entry_timeout = 1.0;  // seconds it trusts names, found or not found
   std::optional<std::string> fsname;  // shown by df and findmnt; default shardfs:DRIVE
   std::string subtype{kSubtype};
   // Finding and unlocking the drive, for mount(8) and /etc/fstab (the CLI's flags otherwise).

@@ -106,7 +106,7 @@ TEST_F(CoreFsTest, TruncateZeroesTheTailForLaterGrowth) {
   uint64_t fh;
   uint64_t ino = CreateFile(kRootIno, "t", &fh);
   ASSERT_TRUE(h_.fs().Write(ino, fh, 0, Pattern(10000, 3)).ok());
-  ASSERT_TRUE(h_.fs().Flush(ino, fh).ok());
+  ASSERT_TRUE(h_.fs().Fsync(ino, fh, /*datasync=*/true).ok());  // sealed, then cut
   SetAttr shrink;
   shrink.size = 5000;
   ASSERT_TRUE(h_.fs().SetAttributes(ino, shrink, RootCaller()).ok());

@@ -232,7 +232,6 @@ Result<size_t> FakeFilesystem::Write(uint64_t ino, uint64_t, uint64_t offset, ut
   return data.size();
 }
 
-Status FakeFilesystem::Flush(uint64_t, uint64_t) { return util::Ok(); }
 Status FakeFilesystem::Release(uint64_t, uint64_t) { return util::Ok(); }
 Status FakeFilesystem::Fsync(uint64_t, uint64_t, bool) { return util::Ok(); }
 

@@ -51,7 +51,6 @@ class FakeFilesystem : public core::Filesystem {
                             util::MutableByteSpan out) override;
   util::Result<size_t> Write(uint64_t ino, uint64_t fh, uint64_t offset,
                              util::ByteSpan data) override;
-  util::Status Flush(uint64_t ino, uint64_t fh) override;
   util::Status Release(uint64_t ino, uint64_t fh) override;
   util::Status Fsync(uint64_t ino, uint64_t fh, bool datasync) override;
   util::Status Fallocate(uint64_t ino, uint64_t fh, int mode, uint64_t offset,

@@ -13,12 +13,14 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "fs/fuse/fuse_session.h"
+#include "fs/fuse/uring_transport.h"
 #include "tests/fuse/fake_filesystem.h"
 
 namespace shardfs::fuse {
@@ -34,6 +36,7 @@ class MountedTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     mountpoint_ = tmpl;
     MountOptions options;
+    Adjust(options);
     auto session = FuseSession::Mount(fs_, options, "shardfs:test", mountpoint_);
     ASSERT_TRUE(session.ok()) << session.error().message;
     session_ = std::move(session).value();
@@ -50,6 +53,8 @@ class MountedTest : public ::testing::Test {
     session_.reset();
     if (!mountpoint_.empty()) ::rmdir(mountpoint_.c_str());
   }
+
+  virtual void Adjust(MountOptions&) {}
 
   std::string Path(const std::string& name) const { return mountpoint_ + "/" + name; }
 
@@ -69,6 +74,18 @@ class MountedTest : public ::testing::Test {
     while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
     ::close(fd);
     return out;
+  }
+
+  // Files of every size up to several MiB, so that requests and replies fill ring payloads.
+  void WriteAndReadBack() {
+    for (size_t size : {size_t{0}, size_t{1}, size_t{4096}, size_t{70000}, size_t{1} << 20,
+                        (size_t{3} << 20) + 17}) {
+      std::string data(size, '\0');
+      for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>('a' + (i * 7 + size) % 26);
+      const std::string name = "sized" + std::to_string(size);
+      WriteFile(name, data);
+      EXPECT_EQ(ReadFile(name), data) << name;
+    }
   }
 
   static int ErrnoOf(int rc) { return rc == 0 ? 0 : errno; }
@@ -92,6 +109,41 @@ TEST_F(MountedTest, FilesRoundTrip) {
   EXPECT_EQ(ReadFile("hello.txt"), "hello");
   ASSERT_EQ(::unlink(Path("hello.txt").c_str()), 0);
   EXPECT_EQ(ErrnoOf(::stat(Path("hello.txt").c_str(), &st)), ENOENT);
+}
+
+bool KernelOffersUring() {
+  std::ifstream in("/sys/module/fuse/parameters/enable_uring");
+  char c = 0;
+  return (in >> c) && c == 'Y';
+}
+
+TEST_F(MountedTest, RequestsComeThroughIoUringWhenTheKernelOffersIt) {
+  if (!KernelOffersUring()) GTEST_SKIP() << "the fuse module's enable_uring is off";
+  // The rings register after INIT; until every CPU's queue has an entry, /dev/fuse serves.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (internal::UringTransport::CurrentStats().entries <
+             internal::UringTransport::kEntriesPerQueue * std::thread::hardware_concurrency() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const uint64_t before = internal::UringTransport::CurrentStats().served;
+  WriteAndReadBack();
+  struct stat st {};
+  EXPECT_EQ(ErrnoOf(::stat(Path("missing").c_str(), &st)), ENOENT);  // errors travel too
+  EXPECT_GT(internal::UringTransport::CurrentStats().entries, 0u);
+  EXPECT_GE(internal::UringTransport::CurrentStats().served, before + 24);
+}
+
+class DevFuseMountedTest : public MountedTest {
+  void Adjust(MountOptions& options) override { options.io_uring = false; }
+};
+
+TEST_F(DevFuseMountedTest, NoIoUringKeepsEveryRequestOnDevFuse) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // past INIT
+  const uint64_t before = internal::UringTransport::CurrentStats().served;
+  WriteAndReadBack();
+  EXPECT_EQ(internal::UringTransport::CurrentStats().entries, 0u);
+  EXPECT_EQ(internal::UringTransport::CurrentStats().served, before);
 }
 
 TEST_F(MountedTest, NegativeEntriesDoNotHideNewFiles) {
