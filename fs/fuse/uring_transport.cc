@@ -67,7 +67,10 @@ static_assert(offsetof(fuse_init_out, flags2) == 32);
 constexpr size_t kGap = 4096;
 static_assert(kGap >= sizeof(fuse_in_header) + sizeof(RingReqHeader::op_in));
 
-constexpr __kernel_timespec kStopCheck{1, 0};  // how often an idle ring thread looks at stop
+constexpr __kernel_timespec kStopCheck{1, 0};
+
+// Writes from this size on are served on any CPU (Entry::Process).
+constexpr size_t kBulkWrite = 256 * 1024;  // how often an idle ring thread looks at stop
 
 size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 
@@ -115,7 +118,16 @@ std::atomic<uint64_t> g_served{0};
 // One ring entry: its buffers and the request it holds. Owned by one thread.
 class Entry {
  public:
-  Entry(unsigned qid, size_t payload_size) : qid_(qid), payload_size_(payload_size) {}
+  Entry(unsigned qid, size_t payload_size) : qid_(qid), payload_size_(payload_size) {
+    CPU_ZERO(&own_cpu_);
+    CPU_SET(qid, &own_cpu_);
+    CPU_ZERO(&any_cpu_);
+    sched_getaffinity(0, sizeof any_cpu_, &any_cpu_);  // before the thread pins itself
+  }
+
+  // The queue's requests come from callers on CPU qid: serve them there. A CPU that is not
+  // online sends none (its entries only make the kernel's set complete).
+  void Pin() { pthread_setaffinity_np(pthread_self(), sizeof own_cpu_, &own_cpu_); }
   ~Entry() {
     if (area_ != MAP_FAILED) munmap(area_, kGap + payload_size_);
   }
@@ -170,6 +182,8 @@ class Entry {
   void* area_ = MAP_FAILED;
   unsigned char* payload_ = nullptr;
   iovec iov_[2]{};
+  cpu_set_t own_cpu_;
+  cpu_set_t any_cpu_;
   uint64_t commit_id_ = 0;
   uint64_t unique_ = 0;
   bool replied_ = false;
@@ -201,9 +215,14 @@ void Entry::Process(fuse_session* se) {
   buf.mem = start;
   unique_ = ih.unique;
   replied_ = false;
+  // A large write may seal blocks (milliseconds of AES-GCM): let it run on any CPU, or the
+  // writer, the kernel's flusher and every seal would share the one CPU they came from.
+  const bool bulk = ih.opcode == FUSE_WRITE && payload_len >= kBulkWrite;
+  if (bulk) pthread_setaffinity_np(pthread_self(), sizeof any_cpu_, &any_cpu_);
   tl_entry = this;
   fuse_session_process_buf(se, &buf);
   tl_entry = nullptr;
+  if (bulk) pthread_setaffinity_np(pthread_self(), sizeof own_cpu_, &own_cpu_);
   g_served.fetch_add(1, std::memory_order_relaxed);
   if (!replied_) {
     // Every operation of the adapter replies before it returns; this is a bug, not the user's.
@@ -325,14 +344,8 @@ void UringTransport::Impl::WarnOnce(const std::string& what) {
 }
 
 void UringTransport::Impl::Serve(unsigned qid, size_t payload_size) {
-  // The queue's requests come from callers on CPU qid: serve them there. A CPU that is not
-  // online sends none (its entries only make the kernel's set complete).
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  CPU_SET(qid, &cpus);
-  pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
-
   Entry entry(qid, payload_size);
+  entry.Pin();
   if (!entry.Allocate()) {
     WarnOnce("cannot allocate a ring entry's buffers");
     return;
