@@ -2,7 +2,7 @@
 // on). The kernel then queues each request on the queue of the CPU its caller runs on, and this
 // transport serves every queue with threads pinned to that CPU, so a request and its reply never
 // cross CPUs. Through /dev/fuse the woken thread is usually on the other, idle, CPU; on the
-// 2-vCPU machines measured (see PLATFORM.md and bench/) a wakeup across CPUs costs 50-150 us,
+// 2-vCPU machines measured (README, Benchmarks) a wakeup across CPUs costs 50-150 us,
 // which made a FUSE round trip 60-300 us against ~20 us on one CPU.
 //
 // libfuse 3.14 does not know this protocol, so it keeps what it does well - decoding requests
