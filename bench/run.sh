@@ -15,7 +15,8 @@
 # which alone would take ~20 minutes per run on 2 cores: `--tree /usr/include` for that. For
 # shardfs also the time `shardfs sync` takes after each write, and the daemon's peak memory
 # (VmHWM). Every system is mounted at once and, within each run, each workload runs on every
-# system in turn (the order rotates per run), so noise hits all alike. Figures are medians of
+# system in turn (the order rotates per run), so noise hits all alike; before each workload the
+# shardfs daemons finish uploading and deleting, so one's background work slows no other. Figures are medians of
 # the runs with min-max; ratios are medians of per-run ratios. Then micro_bench (the data path
 # per core). Defaults take ~25 minutes on 2 cores.
 # Writes bench/results/{samples.tsv,bench.md,bench.png,micro.md,micro.json,machine.md}.
@@ -202,6 +203,18 @@ shardfs_sync() {  # after a write: how long until `shardfs sync` says all is in 
   "$shardfs" sync "$(target "$s")" >/dev/null 2>&1
   record "$s" "$w-sync" "$(secs_since "$t0")" s
 }
+settle() {  # before each workload: every shardfs daemon done uploading and deleting
+  local s m n deadline=$((SECONDS + 600))
+  for s in "${systems[@]}"; do
+    [[ $s == shardfs* ]] || continue
+    m=$(target "$s")
+    while n=$("$shardfs" status "$m" 2>/dev/null |
+      awk '$1 == "uploads" || $1 == "deletes" {n += $2} END {print n + 0}') && ((n > 0)); do
+      ((SECONDS < deadline)) || { log "$s: $n blocks still to upload or delete after 600 s"; exit 1; }
+      sleep 0.5
+    done
+  done
+}
 read_big() {
   local s=$1 w=$2 t0
   t0=$EPOCHREALTIME
@@ -326,6 +339,7 @@ for run in $(seq "$runs"); do
   order=("${systems[@]:shift_by}" "${systems[@]:0:shift_by}")
   for g in "${groups[@]}"; do
     for s in "${order[@]}"; do
+      settle  # the previous workload's background work must not slow this one
       log "run $run/$runs: $g on $s"
       "w_$g" "$s"
     done

@@ -56,6 +56,10 @@ void PrintStatus(const fuse::MountEntry& m, const core::DriveStatus& st) {
   fmt::print("  uploads    {} blocks, {} waiting; {} stored since mount{}\n", st.pending_blocks,
              util::HumanSize(st.pending_bytes), util::HumanSize(st.uploaded_bytes),
              st.last_upload_error.empty() ? "" : "; last error: " + st.last_upload_error);
+  fmt::print(
+      "  deletes    {} blocks of deleted or overwritten files still to delete from the "
+      "store\n",
+      st.pending_deletes);
   fmt::print("  cache      {} of {} used, {} not yet uploaded; {} hits, {} misses\n",
              util::HumanSize(st.cache_used_bytes), util::HumanSize(st.cache_budget_bytes),
              util::HumanSize(st.cache_dirty_bytes), st.cache_hits, st.cache_misses);

@@ -308,6 +308,10 @@ DriveStatus CoreFs::GetStatus() {
         st.pending_bytes += size;
         return true;
       });
+      (void)(*txn)->ScanGarbage([&](const util::ObjectId&) {
+        ++st.pending_deletes;
+        return true;
+      });
     }
   }
   const cache::BlockCacheStats cache = cache_->Stats();

@@ -94,6 +94,7 @@ struct DriveStatus {
   uint64_t pending_blocks = 0;  // sealed blocks not yet stored on the nodes
   uint64_t pending_bytes = 0;
   uint64_t uploaded_bytes = 0;    // stored since the mount
+  uint64_t pending_deletes = 0;   // blocks of deleted or rewritten files still in the store
   std::string last_upload_error;  // empty while uploads work
   uint64_t cache_used_bytes = 0;
   uint64_t cache_budget_bytes = 0;

@@ -80,6 +80,7 @@ std::string StatusToJson(const core::DriveStatus& st) {
   j["pending_blocks"] = st.pending_blocks;
   j["pending_bytes"] = st.pending_bytes;
   j["uploaded_bytes"] = st.uploaded_bytes;
+  j["pending_deletes"] = st.pending_deletes;
   j["last_upload_error"] = st.last_upload_error;
   j["cache_used_bytes"] = st.cache_used_bytes;
   j["cache_budget_bytes"] = st.cache_budget_bytes;
@@ -121,6 +122,7 @@ util::Result<core::DriveStatus> StatusFromJson(std::string_view line) {
     st.cache_dirty_bytes = j.at("cache_dirty_bytes").get<uint64_t>();
     st.cache_hits = j.at("cache_hits").get<uint64_t>();
     st.cache_misses = j.at("cache_misses").get<uint64_t>();
+    st.pending_deletes = j.value("pending_deletes", uint64_t{0});
     st.readahead_blocks = j.value("readahead_blocks", uint64_t{0});  // absent from older daemons
     st.read_waits = j.value("read_waits", uint64_t{0});
     st.buffer_bytes = j.value("buffer_bytes", uint64_t{0});

@@ -132,6 +132,27 @@ TEST_F(CoreFsErasureTest, ReplacedAndDeletedBlocksLeaveEveryNode) {
   EXPECT_EQ(Objects(), 0u) << "every shard of deleted data is removed from the nodes";
 }
 
+TEST_F(CoreFsErasureTest, StatusCountsDeletionsUntilTheNodesHaveThem) {
+  const uint64_t ino = WriteFile("f", Pattern(64 * 1024, 7));  // 4 blocks
+  ASSERT_TRUE(h_.fs().WaitForUploads().ok());
+  EXPECT_EQ(h_.fs().GetStatus().pending_deletes, 0u);
+  for (size_t i = 0; i < 6; ++i) h_.node_faults(i).Drop();
+  ASSERT_TRUE(h_.fs().Unlink(kRootIno, "f").ok());
+  h_.fs().Forget(ino, 1);
+  // No node takes the deletions: the blocks wait, counted.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(h_.fs().GetStatus().pending_deletes, 4u);
+  EXPECT_EQ(Objects(), 4u * 6u);
+  for (size_t i = 0; i < 6; ++i) h_.node_faults(i).Restore();
+  uint64_t left = 4;
+  for (int i = 0; i < 400 && left > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    left = h_.fs().GetStatus().pending_deletes;
+  }
+  EXPECT_EQ(left, 0u) << "deletions go through once the nodes are back";
+  EXPECT_EQ(Objects(), 0u);
+}
+
 TEST_F(CoreFsErasureTest, SequentialReadsFetchAhead) {
   const util::Bytes data = Pattern(32 * 16 * 1024, 6);  // 32 blocks
   const uint64_t ino = WriteFile("f", data);
