@@ -326,6 +326,7 @@ class CoreFs final : public Filesystem {
   std::chrono::steady_clock::time_point last_activity_{};
   std::chrono::steady_clock::time_point first_waiting_{};
   uint64_t waiting_bytes_ = 0;  // sealed since the uploads last drained
+  uint64_t uploads_taken_ = 0;  // blocks the uploader threads took since the mount
   // Guards fetches_, prefetch_queue_ and prefetch_queued_. A leaf: never held while taking mu_
   // or calling the store or the cache.
   std::mutex fetch_mu_;

@@ -22,6 +22,9 @@ using util::Status;
 namespace {
 constexpr size_t kUploadBatch = 2;  // per uploader thread: keeps the threads evenly busy
 constexpr size_t kGarbageBatch = 64;
+// Blocks uploaded between two releases of the cache index's mapped pages (1024 inline blocks of
+// 4 KiB: ~8 MiB of pages).
+constexpr uint64_t kReleaseMapEvery = 1024;
 // With a quota, how often the uploader asks the store how much it holds while it works.
 constexpr auto kQuotaUsageInterval = std::chrono::seconds(10);
 }  // namespace
@@ -170,6 +173,7 @@ void CoreFs::UploaderLoop() {
   if (config_.quota != 0) RefreshStoreUsage(/*freed=*/false);
   while (true) {
     std::vector<util::ObjectId> uploads, garbage;
+    bool release_map = false;
     {
       auto lock = Lock();
       if (backoff.count() > 0) work_cv_.wait_for(lock, backoff);
@@ -191,17 +195,28 @@ void CoreFs::UploaderLoop() {
       }
       if (uploads.empty() && garbage.empty()) {
         // Drained: the next blocks wait for the end of their burst.
+        bool release = false;
         if (in_flight_.empty()) {
+          release = draining_;
           draining_ = false;
           waiting_bytes_ = 0;
         }
         uploaded_cv_.notify_all();
+        if (release) {
+          lock.unlock();
+          cache_->ReleaseMappedPages();  // the small blocks just read for upload
+          lock.lock();
+        }
         work_cv_.wait_for(lock, std::chrono::seconds(1));
         continue;
       }
       for (const auto& id : uploads) in_flight_.insert(id);
       for (const auto& id : garbage) in_flight_.insert(id);
+      // A long drain of small blocks reads many through the index's map: its pages are given
+      // back as it goes.
+      release_map = (uploads_taken_ += uploads.size()) % kReleaseMapEvery < uploads.size();
     }
+    if (release_map) cache_->ReleaseMappedPages();
     bool all_ok = true;
     for (const auto& id : uploads) all_ok = UploadOne(id) && all_ok;
     for (const auto& id : garbage) all_ok = CollectOneGarbage(id) && all_ok;
@@ -273,8 +288,11 @@ void CoreFs::CommitterLoop() {
     // freed between chunks still in use; give those pages back once per interval (the top of
     // the heap alone is trimmed by free). Measured: anonymous memory after 1 GiB written, read
     // back and rewritten at random (fio, 4 KiB) fell from 386 MiB to 254 MiB.
+    // Likewise the pages of the cache index read through its map (small blocks written, read
+    // or uploaded: 10,000 files of 4 KiB left ~120 MiB of it resident).
     lock.unlock();
     ::malloc_trim(0);
+    cache_->ReleaseMappedPages();
     lock.lock();
   }
 }

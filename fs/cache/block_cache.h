@@ -63,6 +63,9 @@ class BlockCache {
   // final: afterwards a Put that would have to wait fails at once; one that fits still works.
   virtual void Cancel() = 0;
   virtual BlockCacheStats Stats() = 0;
+  // Gives back the memory the index's map holds (KvStore::ReleaseMappedPages): inline blocks
+  // are read through it.
+  virtual void ReleaseMappedPages() = 0;
 };
 
 }  // namespace shardfs::cache

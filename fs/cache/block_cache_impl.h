@@ -120,6 +120,7 @@ class BlockCacheImpl final : public BlockCache {
     space_cv_.notify_all();
   }
   BlockCacheStats Stats() override;
+  void ReleaseMappedPages() override { index_->ReleaseMappedPages(); }
 
  private:
   using Lock = std::unique_lock<std::mutex>;

@@ -1,15 +1,22 @@
 #include "fs/cache/kv_store.h"
 
 #include <lmdb.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <string_view>
 #include <thread>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 #include "fs/util/files.h"
 
@@ -167,6 +174,30 @@ class LmdbKvStore final : public KvStore {
     struct stat st {};
     if (::stat((dir_ + "/data.mdb").c_str(), &st) != 0) return 0;
     return static_cast<uint64_t>(st.st_size);
+  }
+
+  void ReleaseMappedPages() override {
+    // LMDB does not say where its map is (me_mapaddr is only set with MDB_FIXEDMAP): find the
+    // mappings of the environment's file, by device and inode, in /proc/self/maps.
+    mdb_filehandle_t fd = -1;
+    struct stat st {};
+    if (mdb_env_get_fd(env_, &fd) != 0 || ::fstat(fd, &st) != 0) return;
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      unsigned long start = 0, end = 0, offset = 0, ino = 0;  // NOLINT(runtime/int): sscanf
+      unsigned dev_major = 0, dev_minor = 0;
+      if (std::sscanf(line.c_str(), "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &offset, &dev_major,
+                      &dev_minor, &ino) != 6 ||
+          ino != st.st_ino || dev_major != major(st.st_dev) || dev_minor != minor(st.st_dev)) {
+        continue;
+      }
+      // The map is read-only and shared with the file (no MDB_WRITEMAP): dropping its page
+      // table entries loses nothing.
+      if (::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED) != 0) {
+        spdlog::debug("madvise of {}'s map: {}", dir_, std::strerror(errno));
+      }
+    }
   }
 
   const std::string& dir() const { return dir_; }

@@ -60,6 +60,11 @@ class KvStore {
   virtual util::Status Sync() = 0;
   // Bytes the environment's file takes on disk.
   virtual uint64_t FileBytes() const = 0;
+  // Unmaps the file's pages from this process. Reads go through LMDB's map of the file, so every
+  // page ever read stays in the daemon's resident memory (10,000 small blocks read for upload:
+  // ~120 MiB). The pages stay in the kernel's page cache, and a later read maps them again
+  // (a minor fault, no disk read); values read before stay valid.
+  virtual void ReleaseMappedPages() = 0;
 };
 
 }  // namespace shardfs::cache

@@ -67,10 +67,10 @@ static_assert(offsetof(fuse_init_out, flags2) == 32);
 constexpr size_t kGap = 4096;
 static_assert(kGap >= sizeof(fuse_in_header) + sizeof(RingReqHeader::op_in));
 
-constexpr __kernel_timespec kStopCheck{1, 0};
+constexpr __kernel_timespec kStopCheck{1, 0};  // how often an idle ring thread looks at stop
 
 // Writes from this size on are served on any CPU (Entry::Process).
-constexpr size_t kBulkWrite = 256 * 1024;  // how often an idle ring thread looks at stop
+constexpr size_t kBulkWrite = 256 * 1024;
 
 size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 

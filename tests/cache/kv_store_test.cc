@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <string>
 #include <thread>
@@ -81,6 +83,49 @@ TEST_F(KvStoreTest, PutGetDelete) {
   EXPECT_EQ(Str(*(*read)->Get(kA, AsBytes("k2"))), "v2'");
   EXPECT_GT(store->FileBytes(), 0u);
   EXPECT_TRUE(store->Sync().ok());
+}
+
+// Kilobytes of the process's resident memory in mappings of FILE (from /proc/self/smaps).
+uint64_t MappedRssKib(const std::string& file) {
+  std::ifstream in("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  uint64_t kib = 0;
+  while (std::getline(in, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
+        line.find('-') != std::string::npos && line.find(' ') > line.find('-')) {
+      inside = line.size() >= file.size() &&
+               line.compare(line.size() - file.size(), file.size(), file) == 0;
+    } else if (inside && line.rfind("Rss:", 0) == 0) {
+      kib += std::stoull(line.substr(4));
+    }
+  }
+  return kib;
+}
+
+TEST_F(KvStoreTest, ReleasingMappedPagesKeepsEveryValue) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  std::vector<std::pair<std::string, std::string>> kv;
+  for (int i = 0; i < 2048; ++i)
+    kv.emplace_back("k" + std::to_string(i), std::string(4080, 'a' + i % 26));
+  PutAll(*store, kA, kv);
+  const std::string file = dir_.Sub("kv") + "/data.mdb";
+  auto read_all = [&] {
+    auto txn = store->BeginRead();
+    ASSERT_TRUE(txn.ok());
+    for (const auto& [k, v] : kv) {
+      auto got = (*txn)->Get(kA, AsBytes(k));
+      ASSERT_TRUE(got.ok());
+      ASSERT_EQ(Str(*got), v);
+    }
+  };
+  read_all();
+  EXPECT_GE(MappedRssKib(file), 8u * 1024) << "2048 values of 4 KiB were read through the map";
+  store->ReleaseMappedPages();
+  EXPECT_LT(MappedRssKib(file), 512u);
+  read_all();  // mapped again from the page cache
+  EXPECT_GE(MappedRssKib(file), 8u * 1024);
 }
 
 TEST_F(KvStoreTest, MissingKeyIsNotFound) {
