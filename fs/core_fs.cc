@@ -274,7 +274,7 @@ void CoreFs::MaybeDelete(uint64_t ino) {
     buffer_bytes_ -= b.data->size();
   }
   nodes_.erase(it);
-  work_cv_.notify_all();
+  WakeUploaders();
 }
 
 Status CoreFs::DeleteInode(MetaTxn& txn, Node* n) {

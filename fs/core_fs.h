@@ -322,11 +322,17 @@ class CoreFs final : public Filesystem {
   bool UploadsDue(std::chrono::steady_clock::time_point now) const;
   // A block sealed (or, with 0, one deleted): writes are not quiet. With mu_ held.
   void NoteWriteActivity(uint64_t sealed_bytes);
-  bool draining_ = true;  // uploading until the queue is empty (at mount: what is left)
+  // After a block was queued for upload or deletion, with mu_ held: wakes the uploader threads
+  // if they have something to do now. Not on every block: in a burst of small files that woke
+  // four threads per file only for them to go back to sleep (they also look every 200 ms).
+  void WakeUploaders();
+  // An uploader thread's wait for work (counted in idle_uploaders_).
+  void WaitForWork(std::unique_lock<std::mutex>& lock, std::chrono::milliseconds limit);
+  int idle_uploaders_ = 0;  // uploader threads waiting in work_cv_
+  bool draining_ = true;    // uploading until the queue is empty (at mount: what is left)
   std::chrono::steady_clock::time_point last_activity_{};
   std::chrono::steady_clock::time_point first_waiting_{};
   uint64_t waiting_bytes_ = 0;  // sealed since the uploads last drained
-  uint64_t uploads_taken_ = 0;  // blocks the uploader threads took since the mount
   // Guards fetches_, prefetch_queue_ and prefetch_queued_. A leaf: never held while taking mu_
   // or calling the store or the cache.
   std::mutex fetch_mu_;

@@ -335,7 +335,7 @@ Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
   }
   SHARDFS_TRY(txn->Commit());
   changed_since_sync_ = true;
-  work_cv_.notify_all();
+  WakeUploaders();
   return util::Ok();
 }
 
@@ -608,7 +608,7 @@ Status CoreFs::Truncate(MetaTxn& txn, Node* n, uint64_t new_size) {
       n->rec.stored_bytes -= std::min<uint64_t>(n->rec.stored_bytes, ref.length);
     }
     n->trunc_gen = n->rec.block_gen;
-    work_cv_.notify_all();
+    WakeUploaders();
   }
   n->rec.size = new_size;
   n->rec_dirty = true;
@@ -655,7 +655,7 @@ Status CoreFs::ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint6
   n->rec.mtime = n->rec.ctime = Now();
   SHARDFS_TRY(SaveNode(*txn, n));
   SHARDFS_TRY(txn->Commit());
-  work_cv_.notify_all();
+  WakeUploaders();
   return util::Ok();
 }
 
