@@ -33,7 +33,9 @@ using util::Status;
 
 namespace {
 
-constexpr auto kStartTimeout = std::chrono::seconds(15);
+// A node answers once it has read its data directory (seconds for tens of thousands of
+// objects with a cold cache); one that exits meanwhile is reported at once.
+constexpr auto kStartTimeout = std::chrono::seconds(120);
 constexpr auto kStopTimeout = std::chrono::seconds(15);
 constexpr const char* kBucket = "shardfs";
 

@@ -209,6 +209,36 @@ TEST_F(NodeHttpTest, QuotaRefusesAndLeavesNothing) {
             "{\"used_bytes\":900,\"quota_bytes\":1000,\"objects\":1}");
 }
 
+// At start a node reads every object's header, many at a time: every object and each key's
+// usage come back, whichever thread read them.
+TEST_F(NodeHttpTest, ARestartLoadsEveryObject) {
+  uint64_t bytes = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string body(static_cast<size_t>(i % 17), static_cast<char>('a' + i % 26));
+    bytes += body.size();
+    ASSERT_EQ(c1().Put("/bkt/k" + std::to_string(i), body).status, 200);
+  }
+  ASSERT_EQ(c2().Put("/bkt2", "").status, 200);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c2().Put("/bkt2/o" + std::to_string(i), "xy").status, 200);
+  EXPECT_EQ(node_.Stop(SIGTERM), 0);
+  node_.Start();
+  Request l;
+  l.path = "/bkt";
+  l.query = "list-type=2";
+  Response r = c1().Send(l);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(XmlField(r.body, "KeyCount"), "300");
+  for (int i : {0, 1, 150, 299}) {
+    r = c1().Get("/bkt/k" + std::to_string(i));
+    EXPECT_EQ(r.body, std::string(static_cast<size_t>(i % 17), static_cast<char>('a' + i % 26)));
+  }
+  EXPECT_EQ(c2().Get("/_shardfs/usage").body,
+            "{\"used_bytes\":6,\"quota_bytes\":1000,\"objects\":3}");
+  r = c1().Get("/_shardfs/usage");
+  EXPECT_NE(r.body.find("\"used_bytes\":" + std::to_string(bytes) + ","), std::string::npos)
+      << r.body;
+}
+
 TEST_F(NodeHttpTest, HostileKeysAndTargetsAreRefused) {
   std::set<std::string> before = TreeOf(node_.root(), node_.data_dir());
   for (const char* raw : {"/bkt/../../escape", "/bkt/%2e%2e/%2e%2e/escape", "/bkt/a/../../../x",
