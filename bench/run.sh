@@ -16,9 +16,9 @@
 # shardfs also the time `shardfs sync` takes after each write, and the daemon's peak memory
 # (VmHWM). Every system is mounted at once and, within each run, each workload runs on every
 # system in turn (the order rotates per run), so noise hits all alike; before each workload the
-# shardfs daemons finish uploading and deleting, so one's background work slows no other. Figures are medians of
-# the runs with min-max; ratios are medians of per-run ratios. Then micro_bench (the data path
-# per core). Defaults take ~25 minutes on 2 cores.
+# shardfs daemons finish uploading and deleting, so one's background work slows no other.
+# Figures are medians of the runs with min-max; ratios are medians of per-run ratios. Then
+# micro_bench (the data path per core). Defaults take ~25 minutes on 2 cores.
 # Writes bench/results/{samples.tsv,bench.md,bench.png,micro.md,micro.json,machine.md}.
 # Usage: bench/run.sh [--runs N] [--size-mib N] [--only NAME,...] [--quick] [--tree DIR]
 #                     [--out DIR] [--no-micro]     (as root: mounts, drops page caches)

@@ -316,18 +316,20 @@ DriveStatus CoreFs::GetStatus() {
     st.buffer_bytes = buffer_bytes_;
     st.buffer_budget_bytes = options_.memory_budget_bytes;
     if (!last_upload_error_.ok()) st.last_upload_error = last_upload_error_.error().message;
-    auto txn = meta_->Read();
-    if (txn.ok()) {
-      (void)(*txn)->ScanUploads([&](const util::ObjectId&, uint64_t size) {
-        ++st.pending_blocks;
-        st.pending_bytes += size;
-        return true;
-      });
-      (void)(*txn)->ScanGarbage([&](const util::ObjectId&) {
-        ++st.pending_deletes;
-        return true;
-      });
-    }
+  }
+  // The queues are counted in a read snapshot, outside mu_ (only metadata writes need it):
+  // `shardfs sync` asks for the status every 250 ms, and a scan of tens of thousands of queued
+  // blocks under mu_ held up every request meanwhile.
+  if (auto txn = meta_->Read(); txn.ok()) {
+    (void)(*txn)->ScanUploads([&](const util::ObjectId&, uint64_t size) {
+      ++st.pending_blocks;
+      st.pending_bytes += size;
+      return true;
+    });
+    (void)(*txn)->ScanGarbage([&](const util::ObjectId&) {
+      ++st.pending_deletes;
+      return true;
+    });
   }
   const cache::BlockCacheStats cache = cache_->Stats();
   st.cache_used_bytes = cache.used_bytes;
