@@ -330,6 +330,8 @@ head -c "$((size_mib << 20))" /dev/urandom >"$work/big"  # incompressible, made 
 head -c 4096 /dev/urandom >"$work/4k"
 tar -cf "$work/tree.tar" -C "$(dirname "$tree")" "$(basename "$tree")"
 tree_desc="$tree ($(find "$tree" -type f | wc -l) files, $(du -sm "$tree" | cut -f1) MiB)"
+# On disk before the first run: its writeback would otherwise land in whichever write came first.
+sync "$work/big" "$work/4k" "$work/tree.tar"
 printf 'run\tsystem\tworkload\tvalue\tunit\n' >"$out/samples.tsv"
 for s in "${systems[@]}"; do setup "$s"; mount_sys "$s"; done
 

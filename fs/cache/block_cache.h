@@ -31,6 +31,7 @@ struct BlockCacheStats {
   uint64_t hits = 0;
   uint64_t misses = 0;
   uint64_t evictions = 0;
+  uint64_t files_synced = 0;  // block files fsynced by Sync
 };
 
 class BlockCache {
@@ -57,7 +58,9 @@ class BlockCache {
   virtual util::Status Remove(const util::ObjectId& id) = 0;
   // Every dirty block's id (to resume uploads after a restart).
   virtual util::Result<std::vector<util::ObjectId>> DirtyBlocks() = 0;
-  // Makes every block put so far, and the index, durable (fsync of files, then the index).
+  // Makes every dirty block put so far, and the index, durable (fsync of files, then the index).
+  // A clean block is in the store already: its file is left to the kernel's writeback, and
+  // should a power loss damage it, reading it finds it does not verify and fetches it again.
   virtual util::Status Sync() = 0;
   // Wakes writers waiting for space and makes them fail with kUnavailable (for shutdown). It is
   // final: afterwards a Put that would have to wait fails at once; one that fits still works.

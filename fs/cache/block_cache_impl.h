@@ -200,6 +200,7 @@ class BlockCacheImpl final : public BlockCache {
   // Which of the 256 block subdirectories exist (they are made as blocks first land in them).
   std::array<std::atomic<bool>, 256> subdir_ready_{};
   std::atomic<bool> subdirs_created_{false};  // since the last Sync: blocks_dir_ needs an fsync
+  std::atomic<uint64_t> files_synced_{0};     // BlockCacheStats::files_synced
 };
 
 }  // namespace shardfs::cache::internal

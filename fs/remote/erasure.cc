@@ -144,23 +144,20 @@ util::Result<util::Bytes> DecodeShards(int k, int m, uint64_t length,
   if (k == 1) {
     return util::Bytes(sorted[0]->data.begin(), sorted[0]->data.end());
   }
-  // Rebuild all k data shards in place, padding included, then check the padding and trim.
+  // Rebuild all k data shards in place, padding included, then check the padding and trim. The
+  // data shards at hand are laid end to end; a missing one leaves a gap (zeroed: only it) that
+  // decoding fills.
   std::vector<int> missing;
+  util::Bytes out;
+  out.reserve(static_cast<size_t>(size) * static_cast<size_t>(k));
   for (int i = 0, next = 0; i < k; ++i) {
-    if (sorted[static_cast<size_t>(next)]->index == i) {
+    const ShardView* s = sorted[static_cast<size_t>(next)];
+    if (s->index == i) {
+      out.insert(out.end(), s->data.begin(), s->data.end());
       ++next;
     } else {
+      out.insert(out.end(), static_cast<size_t>(size), uint8_t{0});
       missing.push_back(i);
-    }
-  }
-  util::Bytes out;
-  if (missing.empty()) {  // the usual case: the data shards laid end to end, no zero-fill first
-    out.reserve(static_cast<size_t>(size) * static_cast<size_t>(k));
-    for (const ShardView* s : sorted) out.insert(out.end(), s->data.begin(), s->data.end());
-  } else {
-    out.resize(static_cast<size_t>(size) * static_cast<size_t>(k));
-    for (const ShardView* s : sorted) {
-      if (s->index < k && size > 0) std::memcpy(out.data() + s->index * size, s->data.data(), size);
     }
   }
   if (!missing.empty() && size > 0) {

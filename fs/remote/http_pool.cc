@@ -307,7 +307,7 @@ class HttpPool::Exchange : public std::enable_shared_from_this<Exchange> {
   const uint64_t id_;
   bool stale_ = false;
   http::request<http::span_body<const uint8_t>> req_;
-  http::response_parser<http::vector_body<uint8_t>> parser_;
+  http::response_parser<AppendBody> parser_;
   std::promise<Outcome> promise_;
 };
 

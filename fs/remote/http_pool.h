@@ -21,9 +21,12 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/vector_body.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/optional/optional.hpp>
 
 #include "fs/util/bytes.h"
 #include "fs/util/cancel.h"
@@ -60,7 +63,46 @@ struct HttpRequest {
   util::ByteSpan body;  // sent as is, not copied; must outlive Send
 };
 
-using HttpResponse = boost::beast::http::response<boost::beast::http::vector_body<uint8_t>>;
+// A reply body of bytes that the parser fills by appending each piece it reads. Beast's
+// vector_body grows the vector first (zero-filling it) and then copies the piece over the zeros,
+// writing every byte of a shard twice.
+struct AppendBody {
+  using value_type = util::Bytes;
+  static uint64_t size(const value_type& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool kIsRequest, class Fields>
+    reader(boost::beast::http::header<kIsRequest, Fields>& /*header*/, value_type& body)
+        : body_(body) {}
+    void init(const boost::optional<uint64_t>& length, boost::beast::error_code& ec) {
+      ec = {};
+      if (!length) return;
+      if (*length > body_.max_size()) {
+        ec = boost::beast::http::error::buffer_overflow;
+        return;
+      }
+      body_.reserve(static_cast<size_t>(*length));
+    }
+    template <class ConstBufferSequence>
+    size_t put(const ConstBufferSequence& buffers, boost::beast::error_code& ec) {
+      ec = {};
+      size_t n = 0;
+      for (const auto piece : boost::beast::buffers_range_ref(buffers)) {
+        const auto* p = static_cast<const uint8_t*>(piece.data());
+        body_.insert(body_.end(), p, p + piece.size());
+        n += piece.size();
+      }
+      return n;
+    }
+    void finish(boost::beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+using HttpResponse = boost::beast::http::response<AppendBody>;
 
 struct HttpPoolStats {
   uint64_t connections_opened = 0;  // TCP connections established
