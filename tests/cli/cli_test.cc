@@ -227,7 +227,9 @@ TEST_F(CliTest, AnUnwritableConfigDirectoryGivesTheFix) {
   ASSERT_EQ(chmod((root_ + "/locked").c_str(), 0555), 0);
   std::vector<std::string> args = {
       kShardfs, "init", "d", "--store", "dir:/tmp/x", "--config-dir", root_ + "/locked/cfg"};
-  std::map<std::string, std::string> env = {{"SHARDFS_PASSWORD", "pw"}};
+  // The password from the environment, and none from a file the caller's shell may name.
+  std::map<std::string, std::string> env = {{"SHARDFS_PASSWORD", "pw"},
+                                            {"SHARDFS_PASSWORD_FILE", ""}};
   if (geteuid() == 0) {  // root ignores mode bits: run as nobody, as a user would be
     args.insert(args.begin(),
                 {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
