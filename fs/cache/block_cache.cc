@@ -338,7 +338,7 @@ Status BlockCacheImpl::Sync() {
     std::lock_guard<std::mutex> lock(mu_);
     SHARDFS_TRY(WriteIndexLocked([](WriteTxn&) { return util::Ok(); }));  // LRU order too
     // Blocks stored meanwhile (uploaded, or fetched from the store) need no fsync: durable in
-    // the store is durable. A 1 GiB write to nodes fsynced only what was not uploaded yet.
+    // the store is durable. Reads from the store and finished uploads cost no fsyncs now.
     for (const ObjectId& id : unsynced_) {
       auto it = entries_.find(id);
       if (it != entries_.end() && it->second.dirty) ids.push_back(id);

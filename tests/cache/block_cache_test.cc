@@ -85,7 +85,7 @@ TEST_P(BlockCacheTest, PutGetRoundTrip) {
 }
 
 // Sync makes dirty block files durable; a clean block is in the store already, so its file is
-// not fsynced (a 1 GiB write to nodes fsynced the ~60% already uploaded for nothing).
+// not fsynced (before, every block fetched from the store or uploaded was fsynced too).
 TEST_P(BlockFileTest, SyncFsyncsOnlyBlocksNotYetStored) {
   auto cache = Open(1 << 20);
   ASSERT_TRUE(cache);
