@@ -367,40 +367,64 @@ void ObjectStore::ReleaseReservation(const std::string& owner, uint64_t bytes) {
 Result<ObjectMeta> ObjectStore::CommitUpload(Upload& up, const PutConditions& c) {
   std::string path = ObjectPath(up.bucket_, up.key_);
   std::string sub = util::ParentDir(path);
-  std::lock_guard lock(mu_);
-  auto it = buckets_.find(up.bucket_);
-  if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + up.bucket_);
-  SHARDFS_TRY(CheckConditions(it->second, up.key_, c));
-  Usage& u = usage_[up.owner_];
-  auto old = it->second.objects.find(up.key_);
-  uint64_t credit =
-      (old != it->second.objects.end() && old->second.owner == up.owner_) ? old->second.size : 0;
-  if (up.quota_ != 0 && u.bytes + u.reserved > up.quota_ + credit) {
-    return MakeError(Errc::kNoSpace, "the upload would exceed the quota");
+  SHARDFS_TRY(MakeDurableDir(sub));
+  ObjectMeta meta;
+  {
+    std::lock_guard lock(mu_);
+    auto it = buckets_.find(up.bucket_);
+    if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + up.bucket_);
+    SHARDFS_TRY(CheckConditions(it->second, up.key_, c));
+    Usage& u = usage_[up.owner_];
+    auto old = it->second.objects.find(up.key_);
+    uint64_t credit =
+        (old != it->second.objects.end() && old->second.owner == up.owner_) ? old->second.size : 0;
+    if (up.quota_ != 0 && u.bytes + u.reserved > up.quota_ + credit) {
+      return MakeError(Errc::kNoSpace, "the upload would exceed the quota");
+    }
+    if (::rename(up.temp_.path().c_str(), path.c_str()) != 0) {
+      return util::ErrnoError(errno, "renaming an upload to " + path);
+    }
+    up.temp_.Keep();
+    up.done_ = true;
+    u.reserved -= up.size_;
+    if (old != it->second.objects.end()) {
+      Usage& ou = usage_[old->second.owner];
+      ou.bytes -= old->second.size;
+      --ou.objects;
+    }
+    u.bytes += up.size_;
+    ++u.objects;
+    meta = ObjectMeta{up.size_, up.mtime_ms_, up.md5_, up.owner_};
+    it->second.objects[up.key_] = meta;
   }
-  if (!util::PathExists(sub)) {
-    SHARDFS_TRY(util::MakeDirs(sub, 0700));
-    SHARDFS_TRY(util::FsyncPath(util::ParentDir(sub)));
-    SHARDFS_TRY(util::FsyncPath(util::ParentDir(util::ParentDir(sub))));
-  }
-  if (::rename(up.temp_.path().c_str(), path.c_str()) != 0) {
-    return util::ErrnoError(errno, "renaming an upload to " + path);
-  }
-  up.temp_.Keep();
-  up.done_ = true;
-  u.reserved -= up.size_;
-  if (old != it->second.objects.end()) {
-    Usage& ou = usage_[old->second.owner];
-    ou.bytes -= old->second.size;
-    --ou.objects;
-  }
-  u.bytes += up.size_;
-  ++u.objects;
-  ObjectMeta meta{up.size_, up.mtime_ms_, up.md5_, up.owner_};
-  it->second.objects[up.key_] = meta;
-  // The rename is durable once the directory is: only then is the reply sent.
+  // The rename is durable once the directory is: only then is the reply sent. Outside mu_, so
+  // that one upload's sync does not hold up every other request to this node.
   SHARDFS_TRY(util::FsyncPath(sub));
   return meta;
+}
+
+Status ObjectStore::MakeDurableDir(const std::string& sub) {
+  // The directory and its parent are made durable by whoever creates them, and also by anyone
+  // who finds them while their creator may still be syncing them: an upload replied to must
+  // never sit in a directory whose own entry a power cut could lose.
+  bool sync_parents = false;
+  {
+    std::lock_guard lock(mu_);
+    if (making_dirs_.contains(sub)) {
+      sync_parents = true;
+      ++making_dirs_[sub];
+    } else if (!util::PathExists(sub)) {
+      SHARDFS_TRY(util::MakeDirs(sub, 0700));
+      sync_parents = true;
+      making_dirs_[sub] = 1;
+    }
+  }
+  if (!sync_parents) return util::Ok();
+  Status s = util::FsyncPath(util::ParentDir(sub));
+  if (s.ok()) s = util::FsyncPath(util::ParentDir(util::ParentDir(sub)));
+  std::lock_guard lock(mu_);
+  if (--making_dirs_[sub] == 0) making_dirs_.erase(sub);
+  return s;
 }
 
 Result<OpenObject> ObjectStore::OpenForRead(const std::string& bucket,
@@ -426,7 +450,7 @@ Result<OpenObject> ObjectStore::OpenForRead(const std::string& bucket,
 }
 
 Status ObjectStore::Delete(const std::string& bucket, const std::string& key) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   auto it = buckets_.find(bucket);
   if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + bucket);
   auto obj = it->second.objects.find(key);
@@ -439,6 +463,7 @@ Status ObjectStore::Delete(const std::string& bucket, const std::string& key) {
   u.bytes -= obj->second.size;
   --u.objects;
   it->second.objects.erase(obj);
+  lock.unlock();  // as for uploads: no request to this node waits for this one's sync
   return util::FsyncPath(util::ParentDir(path));
 }
 

@@ -148,14 +148,21 @@ class ObjectStore {
   // mu_ held.
   util::Status CheckConditions(const Bucket& b, const std::string& key,
                                const PutConditions& c) const;
+  // Takes mu_ for the checks and the rename only; the syncs run outside it.
   util::Result<ObjectMeta> CommitUpload(Upload& u, const PutConditions& c);
+  // Creates an object's directory if missing and syncs its parents; takes mu_ briefly.
+  util::Status MakeDurableDir(const std::string& sub);
   void ReleaseReservation(const std::string& owner, uint64_t bytes);
 
   const std::string dir_;
   UniqueFd lock_fd_;
-  mutable std::mutex mu_;  // guards buckets_ and usage_
+  // Guards buckets_, usage_ and making_dirs_; never held across a sync.
+  mutable std::mutex mu_;
   std::map<std::string, Bucket> buckets_;
   std::map<std::string, Usage> usage_;
+  // Object directories just created whose parents are still being synced, with how many
+  // uploads are syncing them.
+  std::map<std::string, int> making_dirs_;
 };
 
 }  // namespace shardfs::node
