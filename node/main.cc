@@ -46,7 +46,6 @@ int Run(NodeConfig config) {
     // Declared after the store and the handler, so it is destroyed first: connections still
     // pending are dropped (their uploads aborted) while the store is alive.
     // The acceptor and signals on ioc; connections spread over one io_context per thread.
-    boost::asio::io_context ioc(1);
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts;
     std::vector<boost::asio::io_context*> connection_contexts;
     std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
@@ -55,6 +54,10 @@ int Run(NodeConfig config) {
       connection_contexts.push_back(contexts.back().get());
       guards.push_back(boost::asio::make_work_guard(*contexts.back()));
     }
+    // Declared after the connection contexts, so destroyed before them: the accept still
+    // pending at shutdown holds a socket of one of them (destroyed the other way round, that
+    // socket was freed twice: ASan's heap-use-after-free at every SIGTERM).
+    boost::asio::io_context ioc(1);
     shardfs::node::Server server(ioc, handler, connection_contexts);
     auto port = server.Listen(*address);
     if (!port.ok()) return Fail(port.error().message);
