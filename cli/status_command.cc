@@ -67,6 +67,8 @@ void PrintStatus(const fuse::MountEntry& m, const core::DriveStatus& st) {
              util::HumanSize(st.buffer_budget_bytes));
   fmt::print("  readahead  {} blocks loaded ahead of readers; {} reads waited for a block\n",
              st.readahead_blocks, st.read_waits);
+  fmt::print("  sealed     {} blocks in {} metadata commits (blocks of small files share them)\n",
+             st.sealed_blocks, st.seal_commits);
   if (st.uring_entries > 0) {
     fmt::print("  requests   io_uring, served on the caller's CPU ({} ring entries); {} served\n",
                st.uring_entries, st.uring_requests);

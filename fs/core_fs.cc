@@ -47,6 +47,7 @@ Result<std::unique_ptr<CoreFs>> CoreFs::Open(Deps deps) {
     fs->threads_.emplace_back([p = fs.get()] { p->UploaderLoop(); });
   }
   fs->threads_.emplace_back([p = fs.get()] { p->CommitterLoop(); });
+  fs->threads_.emplace_back([p = fs.get()] { p->CloserLoop(); });
   for (uint32_t i = 0; i < std::max<uint32_t>(1, fs->options_.prefetch_threads); ++i) {
     fs->threads_.emplace_back([p = fs.get()] { p->PrefetchLoop(); });
   }
@@ -405,13 +406,18 @@ Status CoreFs::Release(uint64_t ino, uint64_t fh) {
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return util::Ok();
   Node* n = it->second.get();
-  Status s = FlushNode(lock, ino, /*save_record=*/false);
-  it = nodes_.find(ino);
-  if (it == nodes_.end()) return s;
-  n = it->second.get();
   if (n->opens > 0) n->opens--;
+  // The closer thread seals what the file still buffers, together with other files closed
+  // about the same time (a burst of small files then costs a commit per group, not two per
+  // file). Nothing waits for it: close(2) promises nothing about the data (fsync does).
+  if (std::any_of(n->buffers.begin(), n->buffers.end(),
+                  [](const auto& b) { return b.second.dirty; })) {
+    if (closed_.insert(ino).second && (closed_.size() == 1 || closed_.size() == kSealGroupBlocks)) {
+      closer_cv_.notify_one();
+    }
+  }
   MaybeDelete(ino);
-  return s;
+  return util::Ok();
 }
 
 Result<uint64_t> CoreFs::OpenDir(uint64_t ino) {
@@ -435,10 +441,7 @@ Status CoreFs::Shutdown() {
     // Seal everything still buffered, then let the uploader drain.
     std::vector<uint64_t> inos;
     for (auto& [ino, n] : nodes_) inos.push_back(ino);
-    for (uint64_t ino : inos) {
-      Status s = FlushNode(lock, ino);
-      if (!s.ok()) spdlog::error("unmount: cannot save inode {}: {}", ino, s.error().message);
-    }
+    (void)FlushNodes(lock, inos, /*save_records=*/true, "unmount");  // logged
   }
   // Without the uploader (Open failed part way) there is nobody to wait for.
   Status waited = threads_.empty() ? util::Ok() : WaitForUploads();
@@ -449,6 +452,7 @@ Status CoreFs::Shutdown() {
     work_cv_.notify_all();
     uploaded_cv_.notify_all();
     stop_cv_.notify_all();
+    closer_cv_.notify_all();
   }
   {
     std::lock_guard fetch_lock(fetch_mu_);

@@ -9,7 +9,8 @@
 // nonce and generation) and the old object becomes garbage.
 //
 // Buffers: a block being written is kept in memory as plaintext (dirty) until a write fills it
-// to its end, its file is flushed or fsynced, the memory budget is reached, or it has been
+// to its end, its file is closed (the closer thread seals it moments later, with the other
+// files closed meanwhile) or fsynced, the memory budget is reached, or it has been
 // idle for the commit interval; recently read blocks stay as clean buffers. A write into a
 // stored block that is not in memory does not read it: the buffer holds only the written
 // ranges (BlockPatches), laid over the stored block when sealed or read. Sealing snapshots a
@@ -26,7 +27,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -222,15 +225,32 @@ class CoreFs final : public Filesystem {
   // buffer_bytes_ in step; patches that then cover b whole become its data (no stored block
   // needed under them any more).
   void ChangePatches(Buffer& b, const std::function<void(BlockPatches&)>& change);
-  // Seals and commits the jobs one block at a time (a block is in the cache, dirty, only
-  // briefly before its metadata commits and the uploader may take it).
+  // Seals and commits the jobs: a large block alone, small ones in groups (a block is in the
+  // cache, dirty, only briefly before its metadata commits and the uploader may take it).
   util::Status SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJob> jobs);
-  util::Status SealOne(std::unique_lock<std::mutex>& lock, SealJob& job);
+  // Seals the jobs' blocks with mu_ released, puts them in the cache together, then records
+  // them all in one metadata transaction. The first failure fails the whole group.
+  util::Status SealGroup(std::unique_lock<std::mutex>& lock, std::span<SealJob> jobs);
+  // The sealed block of a job (without mu_): a fresh object id in ref, the sealed size too.
+  util::Status SealJobBlock(const SealJob& job, const util::SecretBytes& key,
+                            const std::optional<BlockRef>& base, BlockRef& ref,
+                            util::Bytes& sealed);
+  // Points the block map at a sealed block and queues it for upload, or makes it garbage when
+  // the snapshot went stale meanwhile (mu_ held).
+  util::Status RecordSeal(MetaTxn& txn, const SealJob& job, BlockRef ref);
+  static constexpr size_t kSealGroupBlocks = 256;
+  static constexpr uint64_t kSealGroupBytes = uint64_t{1} << 20;
+  // How long the closer waits for more closed files before sealing the ones it has.
+  static constexpr auto kCloseGather = std::chrono::milliseconds(20);
   std::vector<SealJob> TakeDirty(Node* n);              // every dirty buffer not being sealed
   SealJob TakeOne(Node* n, uint64_t index, Buffer& b);  // a snapshot of one dirty buffer
   // Seals the inode's dirty buffers and waits for its seals in flight; then writes its record
   // if it changed in memory, unless !save_record (a close: the committer writes it later).
   util::Status FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino, bool save_record = true);
+  // FlushNode of many inodes, their small blocks sealed in shared groups. Logs failures
+  // (naming `why`) and returns the first.
+  util::Status FlushNodes(std::unique_lock<std::mutex>& lock, const std::vector<uint64_t>& inos,
+                          bool save_records, std::string_view why);
   util::Status Truncate(MetaTxn& txn, Node* n, uint64_t new_size);
   util::Status ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t offset,
                          uint64_t length);
@@ -245,6 +265,8 @@ class CoreFs final : public Filesystem {
   // --- uploader and committer (core_fs_background.cc) ---
   void UploaderLoop();
   void CommitterLoop();
+  // Seals the buffers of files closed while dirty (closed_), many at a time.
+  void CloserLoop();
   bool UploadOne(const util::ObjectId& id);
   bool CollectOneGarbage(const util::ObjectId& id);
   // Asks the store how much it holds, for the quota, when kQuotaUsageInterval has passed since
@@ -298,6 +320,8 @@ class CoreFs final : public Filesystem {
   std::condition_variable uploaded_cv_;  // an upload finished
   std::condition_variable stop_cv_;      // the committer's sleep, cut short by Shutdown
   std::condition_variable sealed_cv_;    // a seal committed (or failed)
+  std::condition_variable closer_cv_;    // closed_ has inodes, or stopping
+  std::set<uint64_t> closed_;            // inodes closed with dirty buffers, for the closer
   std::condition_variable load_cv_;      // a block load finished (loads_in_flight_ fell)
   static constexpr int kMaxConcurrentLoads = 4;
   // Seals running at once (each holds a block two or three times over: plain, sealed, and
@@ -355,6 +379,8 @@ class CoreFs final : public Filesystem {
   util::Status last_upload_error_;
   uint64_t readahead_blocks_ = 0;  // DriveStatus::readahead_blocks
   uint64_t read_waits_ = 0;        // DriveStatus::read_waits
+  uint64_t sealed_blocks_ = 0;     // DriveStatus::sealed_blocks
+  uint64_t seal_commits_ = 0;      // DriveStatus::seal_commits
   uint64_t uploaded_bytes_ = 0;    // sealed bytes stored since the mount (for progress rates)
   // The drive's quota (config_.quota) is checked against the store's used bytes as last asked
   // (store_used_, when uploaded_bytes_ was uploaded_at_usage_), what was uploaded since, and

@@ -265,10 +265,7 @@ void CoreFs::CommitterLoop() {
       }
       if (old_dirty) idle.push_back(ino);
     }
-    for (uint64_t ino : idle) {
-      Status s = FlushNode(lock, ino);
-      if (!s.ok()) spdlog::error("cannot save inode {}: {}", ino, s.error().message);
-    }
+    (void)FlushNodes(lock, idle, /*save_records=*/true, "idle buffers");  // logged
     // Attributes and sizes changed since the last round, all in one transaction.
     if (Status s = SaveDirtyRecords(); !s.ok()) {
       spdlog::error("cannot save changed inodes: {}", s.error().message);
@@ -294,12 +291,49 @@ void CoreFs::CommitterLoop() {
   }
 }
 
+void CoreFs::CloserLoop() {
+  auto lock = Lock();
+  while (true) {
+    closer_cv_.wait(lock, [&] { return stopping_ || !closed_.empty(); });
+    // Files closed in the next moments join this group (a burst of small files closes
+    // thousands a second; alone, each would cost two commits).
+    closer_cv_.wait_for(lock, kCloseGather,
+                        [&] { return stopping_ || closed_.size() >= kSealGroupBlocks; });
+    if (stopping_) return;  // Shutdown has flushed every inode
+    std::vector<uint64_t> inos(closed_.begin(), closed_.end());
+    closed_.clear();
+    // A failure leaves the buffers dirty: the committer tries again, and fsync reports it.
+    (void)FlushNodes(lock, inos, /*save_records=*/false, "closed files");
+  }
+}
+
+Status CoreFs::FlushNodes(std::unique_lock<std::mutex>& lock, const std::vector<uint64_t>& inos,
+                          bool save_records, std::string_view why) {
+  // Every inode's dirty buffers in one SealBuffers, so small ones share commits; FlushNode
+  // then waits for seals other threads had in flight and writes the records.
+  std::vector<SealJob> jobs;
+  for (uint64_t ino : inos) {
+    auto it = nodes_.find(ino);
+    if (it == nodes_.end()) continue;
+    for (SealJob& job : TakeDirty(it->second.get())) jobs.push_back(std::move(job));
+  }
+  Status first_error = SealBuffers(lock, std::move(jobs));
+  if (!first_error.ok()) spdlog::error("{}: cannot seal: {}", why, first_error.error().message);
+  for (uint64_t ino : inos) {
+    Status s = FlushNode(lock, ino, save_records);
+    if (s.ok()) continue;
+    spdlog::error("{}: cannot save inode {}: {}", why, ino, s.error().message);
+    if (first_error.ok()) first_error = s;
+  }
+  return first_error;
+}
+
 Status CoreFs::SealAll() {
   {
     auto lock = Lock();
     std::vector<uint64_t> inos;
     for (auto& [ino, n] : nodes_) inos.push_back(ino);
-    for (uint64_t ino : inos) SHARDFS_TRY(FlushNode(lock, ino));
+    SHARDFS_TRY(FlushNodes(lock, inos, /*save_records=*/true, "sync"));
     draining_ = true;  // someone waits for the store
     work_cv_.notify_all();
   }
@@ -313,6 +347,8 @@ DriveStatus CoreFs::GetStatus() {
     st.uploaded_bytes = uploaded_bytes_;
     st.readahead_blocks = readahead_blocks_;
     st.read_waits = read_waits_;
+    st.sealed_blocks = sealed_blocks_;
+    st.seal_commits = seal_commits_;
     st.buffer_bytes = buffer_bytes_;
     st.buffer_budget_bytes = options_.memory_budget_bytes;
     if (!last_upload_error_.ok()) st.last_upload_error = last_upload_error_.error().message;

@@ -222,14 +222,23 @@ std::vector<CoreFs::SealJob> CoreFs::TakeDirty(Node* n) {
 
 Status CoreFs::SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJob> jobs) {
   Status first_error = util::Ok();
-  for (auto& job : jobs) {
-    Status s = SealOne(lock, job);
-    auto it = nodes_.find(job.ino);
-    if (it != nodes_.end()) {
+  for (size_t i = 0; i < jobs.size();) {
+    // Small blocks (many small files closed together) are sealed as one group: one cache
+    // index commit and one metadata commit for all. A large block is a group of its own.
+    size_t end = i + 1;
+    uint64_t bytes = jobs[i].length;
+    while (end < jobs.size() && end - i < kSealGroupBlocks &&
+           bytes + jobs[end].length <= kSealGroupBytes) {
+      bytes += jobs[end++].length;
+    }
+    Status s = SealGroup(lock, std::span<SealJob>(jobs).subspan(i, end - i));
+    for (; i < end; ++i) {
+      auto it = nodes_.find(jobs[i].ino);
+      if (it == nodes_.end()) continue;
       Node* n = it->second.get();
       if (n->seals_in_flight > 0) n->seals_in_flight--;
-      auto b = n->buffers.find(job.index);
-      if (b != n->buffers.end() && b->second.sealing == job.version) b->second.sealing = 0;
+      auto b = n->buffers.find(jobs[i].index);
+      if (b != n->buffers.end() && b->second.sealing == jobs[i].version) b->second.sealing = 0;
     }
     if (!s.ok() && first_error.ok()) first_error = s;
   }
@@ -237,7 +246,7 @@ Status CoreFs::SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJ
   return first_error;
 }
 
-Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
+Status CoreFs::SealGroup(std::unique_lock<std::mutex>& lock, std::span<SealJob> jobs) {
   seal_slot_cv_.wait(lock, [&] { return seals_running_ < kMaxConcurrentSeals; });
   ++seals_running_;
   struct SlotRelease {
@@ -247,38 +256,77 @@ Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
       fs->seal_slot_cv_.notify_one();
     }
   } slot_release{this};
-  auto it = nodes_.find(job.ino);
-  if (it == nodes_.end()) return util::Ok();  // deleted meanwhile
-  Node* n = it->second.get();
-  BlockRef ref;
-  ref.generation = job.generation;
-  ref.length = job.length;
-  util::SecretBytes key = n->rec.file_key.Clone();
-  // Patches go over the block as stored now: its first version, or one an earlier seal of
-  // these patches made (they hold every write since the buffer was made, so either is right).
-  std::optional<BlockRef> base;
-  if (job.patches && !job.patches->Covers(0, job.length)) {
-    SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
-    auto stored = txn->GetBlock(job.ino, job.index);
-    if (stored.ok()) {
-      base = *stored;
-    } else if (stored.code() != Errc::kNotFound) {
-      return stored.error();
+  // What each seal needs from the inode, taken under mu_; `live` false: deleted meanwhile.
+  struct Work {
+    bool live = false;
+    BlockRef ref;
+    util::SecretBytes key;
+    std::optional<BlockRef> base;  // a patched buffer's block as stored now
+    util::Bytes sealed;
+  };
+  std::vector<Work> work(jobs.size());
+  std::unique_ptr<MetaTxn> read;  // opened for patched buffers only
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const SealJob& job = jobs[i];
+    auto it = nodes_.find(job.ino);
+    if (it == nodes_.end()) continue;
+    Work& w = work[i];
+    w.live = true;
+    w.ref.generation = job.generation;
+    w.ref.length = job.length;
+    w.key = it->second->rec.file_key.Clone();
+    // Patches go over the block as stored now: its first version, or one an earlier seal of
+    // these patches made (they hold every write since the buffer was made, so either is right).
+    if (job.patches && !job.patches->Covers(0, job.length)) {
+      if (!read) {
+        SHARDFS_ASSIGN_OR_RETURN(read, meta_->Read());
+      }
+      auto stored = read->GetBlock(job.ino, job.index);
+      if (stored.ok()) {
+        w.base = *stored;
+      } else if (stored.code() != Errc::kNotFound) {
+        return stored.error();
+      }
     }
   }
+  read.reset();
   lock.unlock();
-  Status sealed = crypto::FillRandom(ref.id.bytes);
+  Status sealed = util::Ok();
+  std::vector<cache::BlockCache::NewBlock> blocks;
+  for (size_t i = 0; i < jobs.size() && sealed.ok(); ++i) {
+    if (!work[i].live) continue;
+    sealed = SealJobBlock(jobs[i], work[i].key, work[i].base, work[i].ref, work[i].sealed);
+    blocks.push_back({work[i].ref.id, work[i].sealed});
+  }
+  if (sealed.ok() && !blocks.empty()) {  // may wait for space
+    sealed = blocks.size() == 1 ? cache_->Put(blocks[0].id, blocks[0].sealed, /*dirty=*/true)
+                                : cache_->PutMany(blocks, /*dirty=*/true);
+  }
+  lock.lock();
+  if (!sealed.ok()) return sealed;
+  if (blocks.empty()) return util::Ok();
+  SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (work[i].live) SHARDFS_TRY(RecordSeal(*txn, jobs[i], work[i].ref));
+  }
+  SHARDFS_TRY(txn->Commit());
+  sealed_blocks_ += blocks.size();
+  ++seal_commits_;
+  changed_since_sync_ = true;
+  WakeUploaders();
+  return util::Ok();
+}
+
+Status CoreFs::SealJobBlock(const SealJob& job, const util::SecretBytes& key,
+                            const std::optional<BlockRef>& base, BlockRef& ref,
+                            util::Bytes& sealed) {
+  SHARDFS_TRY(crypto::FillRandom(ref.id.bytes));
   util::Bytes padded;  // when the buffer holds fewer bytes than its length, or is patched
   util::ByteSpan plain;
   if (job.patches) {
     if (base) {
-      auto stored = ReadBlock(job.ino, job.index, *base, key);
-      if (stored.ok()) {
-        padded = std::move(stored).value();
-        padded.resize(std::min<size_t>(base->length, padded.size()));
-      } else if (sealed.ok()) {
-        sealed = stored.error();
-      }
+      SHARDFS_ASSIGN_OR_RETURN(padded, ReadBlock(job.ino, job.index, *base, key));
+      padded.resize(std::min<size_t>(base->length, padded.size()));
     }
     padded.resize(job.length);
     job.patches->ApplyTo(padded);
@@ -291,51 +339,41 @@ Status CoreFs::SealOne(std::unique_lock<std::mutex>& lock, SealJob& job) {
       plain = padded;
     }
   }
-  if (sealed.ok()) {
-    auto block = crypto::SealBlock(
-        key, crypto::BlockAad(keys_.drive_id, job.ino, job.index, ref.generation), plain);
-    if (block.ok()) {
-      ref.sealed_size = static_cast<uint32_t>(block->size());
-      sealed = cache_->Put(ref.id, *block, /*dirty=*/true);  // may wait for space
-    } else {
-      sealed = block.error();
-    }
-  }
-  lock.lock();
-  if (!sealed.ok()) return sealed;
-  SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
-  it = nodes_.find(job.ino);
-  n = it == nodes_.end() ? nullptr : it->second.get();
-  auto old = txn->GetBlock(job.ino, job.index);
+  SHARDFS_ASSIGN_OR_RETURN(
+      sealed,
+      crypto::SealBlock(key, crypto::BlockAad(keys_.drive_id, job.ino, job.index, ref.generation),
+                        plain));
+  ref.sealed_size = static_cast<uint32_t>(sealed.size());
+  return util::Ok();
+}
+
+Status CoreFs::RecordSeal(MetaTxn& txn, const SealJob& job, BlockRef ref) {
+  auto it = nodes_.find(job.ino);
+  Node* n = it == nodes_.end() ? nullptr : it->second.get();
+  auto old = txn.GetBlock(job.ino, job.index);
   if (!old.ok() && old.code() != Errc::kNotFound) return old.error();
   // Stale: the inode is gone, was truncated after the snapshot, or a newer seal won.
   const bool stale = n == nullptr || ref.generation < n->trunc_gen ||
                      job.index * block_size_ >= n->rec.size ||
                      (old.ok() && old->generation > ref.generation);
-  if (stale) {
-    SHARDFS_TRY(txn->AddGarbage(ref.id));
-  } else {
-    ref.length = static_cast<uint32_t>(
-        std::min<uint64_t>(ref.length, n->rec.size - job.index * block_size_));
-    if (old.ok()) {
-      SHARDFS_TRY(txn->AddGarbage(old->id));
-      SHARDFS_TRY(txn->RemoveUpload(old->id));
-      n->rec.stored_bytes -= std::min<uint64_t>(n->rec.stored_bytes, old->length);
-    }
-    SHARDFS_TRY(txn->PutBlock(job.ino, job.index, ref));
-    SHARDFS_TRY(txn->AddUpload(ref.id, ref.sealed_size));
-    NoteWriteActivity(ref.sealed_size);
-    n->rec.stored_bytes += ref.length;
-    auto b = n->buffers.find(job.index);
-    const bool clean = b != n->buffers.end() && b->second.version == job.version;
-    if (clean) b->second.dirty = false;
-    SHARDFS_TRY(SaveNode(*txn, n));
-    // A patched buffer that is clean holds nothing the stored block does not.
-    if (clean && b->second.patched()) DropBuffer(n, job.index);
+  if (stale) return txn.AddGarbage(ref.id);
+  ref.length =
+      static_cast<uint32_t>(std::min<uint64_t>(ref.length, n->rec.size - job.index * block_size_));
+  if (old.ok()) {
+    SHARDFS_TRY(txn.AddGarbage(old->id));
+    SHARDFS_TRY(txn.RemoveUpload(old->id));
+    n->rec.stored_bytes -= std::min<uint64_t>(n->rec.stored_bytes, old->length);
   }
-  SHARDFS_TRY(txn->Commit());
-  changed_since_sync_ = true;
-  WakeUploaders();
+  SHARDFS_TRY(txn.PutBlock(job.ino, job.index, ref));
+  SHARDFS_TRY(txn.AddUpload(ref.id, ref.sealed_size));
+  NoteWriteActivity(ref.sealed_size);
+  n->rec.stored_bytes += ref.length;
+  auto b = n->buffers.find(job.index);
+  const bool clean = b != n->buffers.end() && b->second.version == job.version;
+  if (clean) b->second.dirty = false;
+  SHARDFS_TRY(SaveNode(txn, n));
+  // A patched buffer that is clean holds nothing the stored block does not.
+  if (clean && b->second.patched()) DropBuffer(n, job.index);
   return util::Ok();
 }
 

@@ -103,6 +103,8 @@ struct DriveStatus {
   uint64_t cache_misses = 0;
   uint64_t readahead_blocks = 0;  // blocks loaded into memory ahead of readers since the mount
   uint64_t read_waits = 0;        // reads that found their block not in memory and waited
+  uint64_t sealed_blocks = 0;     // blocks sealed into the cache since the mount...
+  uint64_t seal_commits = 0;      // ...in this many metadata commits (small ones are grouped)
   uint64_t buffer_bytes = 0;      // file blocks held in memory, and the budget for them
   uint64_t buffer_budget_bytes = 0;
   std::string store;  // BlockStore::Describe()

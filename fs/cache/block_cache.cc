@@ -33,7 +33,10 @@ Status BlockCacheImpl::Put(const ObjectId& id, ByteSpan sealed, bool dirty) {
                                          " bytes is larger than the whole cache budget (" +
                                          std::to_string(budget_) + " bytes)");
   }
-  if (inline_max_ > 0 && size <= inline_max_) return PutInline(id, sealed, dirty);
+  if (inline_max_ > 0 && size <= inline_max_) {
+    Lock lock(mu_);
+    return CommitInlineLocked(lock, {{id, sealed}}, dirty);
+  }
   std::string staging;
   {
     Lock lock(mu_);
@@ -50,16 +53,57 @@ Status BlockCacheImpl::Put(const ObjectId& id, ByteSpan sealed, bool dirty) {
   return s;
 }
 
-Status BlockCacheImpl::PutInline(const ObjectId& id, ByteSpan sealed, bool dirty) {
+Status BlockCacheImpl::PutMany(const std::vector<NewBlock>& blocks, bool dirty) {
+  std::vector<NewBlock> small;
+  for (const NewBlock& b : blocks) {
+    if (inline_max_ > 0 && b.sealed.size() <= inline_max_) {
+      small.push_back(b);
+    } else {
+      SHARDFS_TRY(Put(b.id, b.sealed, dirty));
+    }
+  }
+  if (small.empty()) return util::Ok();
   Lock lock(mu_);
-  SHARDFS_TRY(ReserveLocked(lock, id, sealed.size()));
-  reserved_ -= sealed.size();
-  busy_.erase(id);
-  auto old = entries_.find(id);
-  const bool old_file = old != entries_.end() && !old->second.inline_data;
-  const uint64_t old_size = old_file ? old->second.size : 0;
-  Status s = CommitLocked(id, sealed.size(), dirty, &sealed);
-  if (s.ok() && old_file) DiscardFilesLocked(lock, {{id, old_size}});
+  return CommitInlineLocked(lock, small, dirty);
+}
+
+Status BlockCacheImpl::CommitInlineLocked(Lock& lock, const std::vector<NewBlock>& blocks,
+                                          bool dirty) {
+  // Room for all of them first (each reservation may evict, or wait for uploads to free
+  // space); the ids stay busy until the commit, so nobody else adds or removes them meanwhile.
+  size_t reserved = 0;
+  Status s = util::Ok();
+  for (; reserved < blocks.size() && s.ok(); ++reserved) {
+    s = ReserveLocked(lock, blocks[reserved].id, blocks[reserved].sealed.size());
+    if (!s.ok()) break;
+  }
+  std::vector<std::pair<ObjectId, uint64_t>> old_files;
+  if (s.ok()) {
+    std::vector<Entry> added;
+    s = WriteIndexLocked([&](WriteTxn& txn) -> Status {
+      for (const NewBlock& b : blocks) {
+        SHARDFS_TRY(txn.Put(kSmallTable, Key(b.id), b.sealed));
+        added.push_back(Entry{.size = b.sealed.size(),
+                              .seq = next_seq_++,
+                              .gen = next_gen_++,
+                              .dirty = dirty,
+                              .inline_data = true});
+        SHARDFS_TRY(txn.Put(kBlocksTable, Key(b.id), EncodeEntry(added.back())));
+      }
+      return util::Ok();
+    });
+    for (size_t i = 0; s.ok() && i < blocks.size(); ++i) {
+      const ObjectId& id = blocks[i].id;
+      auto old = entries_.find(id);
+      const uint64_t old_size = old == entries_.end() ? 0 : old->second.size;
+      if (AddEntryLocked(id, added[i])) old_files.emplace_back(id, old_size);
+    }
+  }
+  for (size_t i = 0; i < reserved; ++i) {
+    reserved_ -= blocks[i].sealed.size();
+    busy_.erase(blocks[i].id);
+  }
+  if (!old_files.empty()) DiscardFilesLocked(lock, old_files);
   space_cv_.notify_all();
   return s;
 }
@@ -153,22 +197,12 @@ void BlockCacheImpl::DiscardFilesLocked(Lock& lock,
   space_cv_.notify_all();
 }
 
-Status BlockCacheImpl::CommitLocked(const ObjectId& id, uint64_t size, bool dirty,
-                                    const ByteSpan* inline_bytes) {
-  const bool is_inline = inline_bytes != nullptr;
-  Entry e{.size = size,
-          .seq = next_seq_++,
-          .gen = next_gen_++,
-          .dirty = dirty,
-          .inline_data = is_inline};
+Status BlockCacheImpl::CommitLocked(const ObjectId& id, uint64_t size, bool dirty) {
+  Entry e{.size = size, .seq = next_seq_++, .gen = next_gen_++, .dirty = dirty};
   auto old = entries_.find(id);
   const bool old_inline = old != entries_.end() && old->second.inline_data;
   Status s = WriteIndexLocked([&](WriteTxn& txn) -> Status {
-    if (is_inline) {
-      SHARDFS_TRY(txn.Put(kSmallTable, Key(id), *inline_bytes));
-    } else if (old_inline) {
-      SHARDFS_TRY(txn.Delete(kSmallTable, Key(id)));
-    }
+    if (old_inline) SHARDFS_TRY(txn.Delete(kSmallTable, Key(id)));
     return txn.Put(kBlocksTable, Key(id), EncodeEntry(e));
   });
   if (!s.ok()) {
@@ -177,17 +211,23 @@ Status BlockCacheImpl::CommitLocked(const ObjectId& id, uint64_t size, bool dirt
     DropLocked(id, "its index entry could not be written");
     return s;
   }
-  if (auto it = entries_.find(id); it != entries_.end()) ForgetLocked(it);
+  AddEntryLocked(id, e);
+  unsynced_.insert(id);  // inline bytes are durable with the index; a file is not yet
+  return util::Ok();
+}
+
+bool BlockCacheImpl::AddEntryLocked(const ObjectId& id, const Entry& e) {
+  bool had_file = false;
+  if (auto it = entries_.find(id); it != entries_.end()) had_file = ForgetLocked(it);
   entries_.emplace(id, e);
-  used_ += size;
-  if (dirty) {
-    dirty_bytes_ += size;
+  used_ += e.size;
+  if (e.dirty) {
+    dirty_bytes_ += e.size;
     ++dirty_blocks_;
   } else {
     clean_lru_.emplace(e.seq, id);
   }
-  if (!is_inline) unsynced_.insert(id);  // inline bytes are durable with the index
-  return util::Ok();
+  return had_file;
 }
 
 Status BlockCacheImpl::WriteIndexLocked(const std::function<Status(WriteTxn&)>& body) {

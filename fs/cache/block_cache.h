@@ -49,6 +49,14 @@ class BlockCache {
   // Waits while the budget is full of dirty blocks; a single block larger than the whole
   // budget is kInvalid. kNoSpace when the disk is full.
   virtual util::Status Put(const util::ObjectId& id, util::ByteSpan sealed, bool dirty) = 0;
+  struct NewBlock {
+    util::ObjectId id;
+    util::ByteSpan sealed;
+  };
+  // Put of several blocks at once: those small enough to be kept in the index go in one index
+  // transaction (many small files closed together cost one commit), larger ones one by one.
+  // The first failure is returned; blocks before it may have been added.
+  virtual util::Status PutMany(const std::vector<NewBlock>& blocks, bool dirty) = 0;
   // kNotFound on a miss. A hit becomes the most recently used.
   virtual util::Result<util::Bytes> Get(const util::ObjectId& id) = 0;
   virtual bool Contains(const util::ObjectId& id) = 0;

@@ -105,6 +105,7 @@ class BlockCacheImpl final : public BlockCache {
   Status Init();
 
   Status Put(const ObjectId& id, ByteSpan sealed, bool dirty) override;
+  Status PutMany(const std::vector<NewBlock>& blocks, bool dirty) override;
   util::Result<Bytes> Get(const ObjectId& id) override;
   bool Contains(const ObjectId& id) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -144,15 +145,16 @@ class BlockCacheImpl final : public BlockCache {
   // Evicts least-recently-used clean blocks worth at least `bytes` (fewer if that is all there
   // is). False when nothing could be evicted. Unlocks while discarding the files.
   bool EvictLocked(Lock& lock, uint64_t bytes);
-  // Records a block whose file is in place, or (inline_bytes given) an inline block with its
-  // bytes, in one index transaction.
-  Status CommitLocked(const ObjectId& id, uint64_t size, bool dirty,
-                      const ByteSpan* inline_bytes = nullptr);
-  // Put of a block of at most inline_max_ bytes: no file, bytes and entry in one commit.
-  Status PutInline(const ObjectId& id, ByteSpan sealed, bool dirty);
+  // Records a block whose file is in place in one index transaction.
+  Status CommitLocked(const ObjectId& id, uint64_t size, bool dirty);
+  // Records inline blocks (bytes and entries) in one index transaction; on failure none is.
+  Status CommitInlineLocked(Lock& lock, const std::vector<NewBlock>& blocks, bool dirty);
   // One index write transaction: the pending evictions and LRU bumps, then body. Memory is
   // changed by the caller only after this succeeds, so a failure leaves both as they were.
   Status WriteIndexLocked(const std::function<Status(WriteTxn&)>& body);
+  // Puts a committed entry in memory and its counters, replacing id's old one. Returns whether
+  // the old one had a file (still to discard).
+  bool AddEntryLocked(const ObjectId& id, const Entry& e);
   // Takes an entry out of memory and its counters (not the index, not the file). Returns
   // whether the block had a file.
   bool ForgetLocked(EntryMap::iterator it);

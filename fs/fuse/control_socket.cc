@@ -89,6 +89,8 @@ std::string StatusToJson(const core::DriveStatus& st) {
   j["cache_misses"] = st.cache_misses;
   j["readahead_blocks"] = st.readahead_blocks;
   j["read_waits"] = st.read_waits;
+  j["sealed_blocks"] = st.sealed_blocks;
+  j["seal_commits"] = st.seal_commits;
   j["buffer_bytes"] = st.buffer_bytes;
   j["buffer_budget_bytes"] = st.buffer_budget_bytes;
   j["uring_entries"] = st.uring_entries;
@@ -125,6 +127,8 @@ util::Result<core::DriveStatus> StatusFromJson(std::string_view line) {
     st.pending_deletes = j.value("pending_deletes", uint64_t{0});
     st.readahead_blocks = j.value("readahead_blocks", uint64_t{0});  // absent from older daemons
     st.read_waits = j.value("read_waits", uint64_t{0});
+    st.sealed_blocks = j.value("sealed_blocks", uint64_t{0});
+    st.seal_commits = j.value("seal_commits", uint64_t{0});
     st.buffer_bytes = j.value("buffer_bytes", uint64_t{0});
     st.buffer_budget_bytes = j.value("buffer_budget_bytes", uint64_t{0});
     st.uring_entries = j.value("uring_entries", uint64_t{0});

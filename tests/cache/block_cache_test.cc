@@ -432,6 +432,57 @@ TEST(BlockCacheMixedTest, InlineAndFileBlocksLiveTogether) {
   EXPECT_EQ((*cache)->Stats().used_bytes, 0u);
 }
 
+// PutMany: small blocks in one index transaction, large ones as files; all of them readable,
+// counted and dirty as asked, replacing older blocks of the same id, and still there after a
+// reopen. A batch that does not fit waits for space like Put.
+TEST(BlockCacheMixedTest, PutManyAddsSmallAndLargeBlocks) {
+  TempDir dir;
+  const std::string cache_dir = dir.Sub("cache");
+  const BlockCache::Options options{
+      .dir = cache_dir, .budget_bytes = 40'000, .inline_max_bytes = 2000};
+  {
+    auto cache = BlockCache::Open(options);
+    ASSERT_TRUE(cache.ok());
+    ASSERT_TRUE((*cache)->Put(Id(1), Block(101, 5000), false).ok());  // file, replaced inline
+    std::vector<Bytes> blocks;
+    for (uint32_t n = 0; n < 8; ++n) blocks.push_back(Block(n, n == 5 ? 3000 : 1000));
+    std::vector<BlockCache::NewBlock> batch;
+    for (uint32_t n = 0; n < 8; ++n) batch.push_back({Id(n), blocks[n]});
+    auto s = (*cache)->PutMany(batch, /*dirty=*/true);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    const BlockCacheStats st = (*cache)->Stats();
+    EXPECT_EQ(st.blocks, 8u);
+    EXPECT_EQ(st.dirty_blocks, 8u);
+    EXPECT_EQ(st.used_bytes, 7 * 1000u + 3000u);
+    // Full of dirty blocks: the next batch waits until one is removed, then fits.
+    std::vector<Bytes> more{Block(20, 1500), Block(21, 1500)};
+    for (uint32_t n = 0; n < 10; ++n) {
+      ASSERT_TRUE((*cache)->Put(Id(100 + n), Block(100 + n, 3000), true).ok());
+    }
+    auto waiter = std::async(std::launch::async, [&] {
+      return (*cache)->PutMany({{Id(20), more[0]}, {Id(21), more[1]}}, false);
+    });
+    EXPECT_EQ(waiter.wait_for(milliseconds(100)), std::future_status::timeout);
+    ASSERT_TRUE((*cache)->Remove(Id(100)).ok());
+    auto waited = waiter.get();
+    ASSERT_TRUE(waited.ok()) << waited.error().message;
+    ASSERT_TRUE((*cache)->Sync().ok());
+  }
+  auto cache = BlockCache::Open(options);
+  ASSERT_TRUE(cache.ok());
+  for (uint32_t n = 0; n < 8; ++n) {
+    auto got = (*cache)->Get(Id(n));
+    ASSERT_TRUE(got.ok()) << n;
+    EXPECT_EQ(*got, Block(n, n == 5 ? 3000 : 1000)) << n;
+  }
+  EXPECT_EQ(*(*cache)->Get(Id(21)), Block(21, 1500));
+  auto dirty = (*cache)->DirtyBlocks();
+  ASSERT_TRUE(dirty.ok());
+  EXPECT_EQ(std::count(dirty->begin(), dirty->end(), Id(4)), 1);
+  EXPECT_EQ(std::count(dirty->begin(), dirty->end(), Id(101)), 1);
+  EXPECT_EQ(std::count(dirty->begin(), dirty->end(), Id(20)), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Layouts, BlockCacheTest, ::testing::Values(uint64_t{0}, uint64_t{1} << 20),
                          [](const ::testing::TestParamInfo<uint64_t>& p) {
                            return p.param == 0 ? std::string("Files") : std::string("Inline");

@@ -241,6 +241,39 @@ TEST_F(CoreFsTest, OrphanLeftByACrashIsReclaimedAtMount) {
   EXPECT_EQ(h_.fs().GetAttr(ino).code(), Errc::kNotFound);
 }
 
+// Closing a file does not seal it on the spot: the closer seals files closed about the same
+// time together, one cache index commit and one metadata commit per group. Every file then
+// reads back, from the cache and from the store alone.
+TEST_F(CoreFsTest, SmallFilesClosedTogetherAreSealedInGroups) {
+  constexpr int kFiles = 100;  // of 2000 bytes: less than a block, so not sealed by the write
+  std::vector<uint64_t> inos;
+  for (int i = 0; i < kFiles; ++i) {
+    uint64_t fh;
+    uint64_t ino = CreateFile(kRootIno, "f" + std::to_string(i), &fh);
+    ASSERT_TRUE(h_.fs().Write(ino, fh, 0, Pattern(2000, static_cast<uint8_t>(i))).ok());
+    ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+    inos.push_back(ino);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (h_.fs().GetStatus().sealed_blocks < kFiles &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  DriveStatus st = h_.fs().GetStatus();
+  EXPECT_EQ(st.sealed_blocks, uint64_t{kFiles});
+  EXPECT_GE(st.seal_commits, 1u);
+  EXPECT_LE(st.seal_commits, uint64_t{kFiles / 4}) << "closed files were sealed one by one";
+  for (int i = 0; i < kFiles; ++i) {
+    EXPECT_EQ(ReadAll(inos[static_cast<size_t>(i)]), Pattern(2000, static_cast<uint8_t>(i)));
+  }
+  h_.Unmount();
+  h_.WipeCache();
+  ASSERT_TRUE(h_.Mount().ok());
+  for (int i = 0; i < kFiles; i += 37) {
+    EXPECT_EQ(ReadAll(inos[static_cast<size_t>(i)]), Pattern(2000, static_cast<uint8_t>(i)));
+  }
+}
+
 TEST_F(CoreFsTest, WritesSurviveAStoreOutage) {
   h_.faults().Drop();
   uint64_t fh;
