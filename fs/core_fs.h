@@ -192,11 +192,13 @@ class CoreFs final : public Filesystem {
   util::Status CheckName(std::string_view name) const;
   util::Result<Node*> GetDir(uint64_t ino);
   util::Status SaveNode(MetaTxn& txn, Node* n);
-  // Writes every record changed in memory only (rec_dirty) in one transaction.
-  util::Status SaveDirtyRecords();
+  // Writes every record changed in memory only (rec_dirty) in one transaction, after sealing
+  // what files closed since the closer last ran still buffer.
+  util::Status SaveDirtyRecords(std::unique_lock<std::mutex>& lock);
   // Forgets the in-memory copies of inodes the kernel forgot once they are clean.
   void DropForgotten();
-  util::Result<uint64_t> AllocIno(MetaTxn& txn);
+  // A new inode number (mu_ held, no write transaction open: it may commit a reservation).
+  util::Result<uint64_t> AllocIno();
   // Deletes an inode with no links, if nothing refers to it any more.
   void MaybeDelete(uint64_t ino);
   util::Status DeleteInode(MetaTxn& txn, Node* n);
@@ -207,6 +209,9 @@ class CoreFs final : public Filesystem {
   util::Result<Attr> MakeNode(uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
                               std::string_view target, const Caller& caller);
   util::Status DropLink(MetaTxn& txn, uint64_t parent_ino, Node* child);
+  // A name came or went in dir at `when`; links_changed: a subdirectory did (its nlink
+  // changed), so the record is written now, else later with the other changed records.
+  util::Status TouchDir(MetaTxn& txn, Node* dir, Timespec when, bool links_changed);
   // Unlink (directory false) and Rmdir (true).
   util::Status RemoveName(uint64_t parent, std::string_view name, bool directory);
   bool IsAncestor(uint64_t maybe_ancestor, uint64_t dir);
@@ -312,6 +317,8 @@ class CoreFs final : public Filesystem {
   std::unordered_map<uint64_t, Handle> handles_;
   uint64_t next_fh_ = 1;
   uint64_t next_ino_ = 0;
+  uint64_t ino_reserved_ = 0;  // numbers below this are reserved in the stored next_ino
+  static constexpr uint64_t kInoReserve = 1024;
   std::list<std::pair<uint64_t, uint64_t>> lru_;  // (ino, block index), most recent at front
   uint64_t buffer_bytes_ = 0;
 

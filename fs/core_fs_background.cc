@@ -267,7 +267,7 @@ void CoreFs::CommitterLoop() {
     }
     (void)FlushNodes(lock, idle, /*save_records=*/true, "idle buffers");  // logged
     // Attributes and sizes changed since the last round, all in one transaction.
-    if (Status s = SaveDirtyRecords(); !s.ok()) {
+    if (Status s = SaveDirtyRecords(lock); !s.ok()) {
       spdlog::error("cannot save changed inodes: {}", s.error().message);
     }
     DropForgotten();

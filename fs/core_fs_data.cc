@@ -595,7 +595,7 @@ Status CoreFs::Fsync(uint64_t ino, uint64_t, bool) {
     SHARDFS_TRY(FlushNode(lock, ino));
     // Records changed in memory only are written too (one transaction for all): an fsync
     // makes every change to the tree before it durable, not only this file's.
-    SHARDFS_TRY(SaveDirtyRecords());
+    SHARDFS_TRY(SaveDirtyRecords(lock));
   }
   return SyncLocal();
 }

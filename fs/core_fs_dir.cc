@@ -90,7 +90,7 @@ Status CoreFs::ReadDir(uint64_t ino, uint64_t, uint64_t offset, bool plus,
 Status CoreFs::FsyncDir(uint64_t, uint64_t) {
   {
     auto lock = Lock();
-    SHARDFS_TRY(SaveDirtyRecords());
+    SHARDFS_TRY(SaveDirtyRecords(lock));
   }
   return SyncLocal();
 }

@@ -29,14 +29,14 @@ Result<Attr> CoreFs::MakeNode(uint64_t parent, std::string_view name, uint32_t m
   if (S_ISDIR(mode) && dir->rec.nlink >= kMaxLinks) {
     return MakeError(Errc::kTooManyLinks, "too many subdirectories");
   }
+  auto node = std::make_unique<Node>();
+  InodeRecord& r = node->rec;
+  SHARDFS_ASSIGN_OR_RETURN(r.ino, AllocIno());  // before Write(): it may commit a reservation
   SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
   auto existing = txn->LookupEntry(parent, name);
   if (existing.ok()) return MakeError(Errc::kExists, "the name exists");
   if (existing.code() != Errc::kNotFound) return existing.error();
 
-  auto node = std::make_unique<Node>();
-  InodeRecord& r = node->rec;
-  SHARDFS_ASSIGN_OR_RETURN(r.ino, AllocIno(*txn));
   r.mode = mode;
   if (!S_ISLNK(mode)) r.mode = (mode & S_IFMT) | (mode & 07777 & ~caller.umask);
   r.uid = caller.uid;
@@ -63,9 +63,8 @@ Result<Attr> CoreFs::MakeNode(uint64_t parent, std::string_view name, uint32_t m
   }
   SHARDFS_TRY(txn->AddEntry(parent, name, r.ino, mode & S_IFMT));
   if (S_ISDIR(mode)) dir->rec.nlink++;
-  dir->rec.mtime = dir->rec.ctime = r.ctime;
   SHARDFS_TRY(SaveNode(*txn, node.get()));
-  SHARDFS_TRY(SaveNode(*txn, dir));
+  SHARDFS_TRY(TouchDir(*txn, dir, r.ctime, /*links_changed=*/S_ISDIR(mode)));
   SHARDFS_TRY(txn->Commit());
   Node* raw = node.get();
   nodes_.emplace(r.ino, std::move(node));
@@ -129,6 +128,16 @@ Result<CoreFs::Created> CoreFs::Create(uint64_t parent, std::string_view name, u
 }
 
 // One link fewer for child (its entry in parent_ino is already gone).
+Status CoreFs::TouchDir(MetaTxn& txn, Node* dir, Timespec when, bool links_changed) {
+  dir->rec.mtime = dir->rec.ctime = when;
+  if (links_changed) return SaveNode(txn, dir);
+  // Only its times changed: the record is written with the next batch of changed records (the
+  // committer, fsync, fsyncdir, unmount), as after chmod or utimens. A burst of creates in one
+  // directory then writes and seals its record once, not once per file.
+  dir->rec_dirty = true;
+  return util::Ok();
+}
+
 Status CoreFs::DropLink(MetaTxn& txn, uint64_t parent_ino, Node* child) {
   const Timespec now = Now();
   if (S_ISDIR(child->rec.mode)) {
@@ -173,8 +182,7 @@ Status CoreFs::RemoveName(uint64_t parent, std::string_view name, bool directory
   SHARDFS_ASSIGN_OR_RETURN(Node * child, GetNode(e.ino));
   SHARDFS_TRY(txn->RemoveEntry(parent, name));
   SHARDFS_TRY(DropLink(*txn, parent, child));
-  dir->rec.mtime = dir->rec.ctime = Now();
-  SHARDFS_TRY(SaveNode(*txn, dir));
+  SHARDFS_TRY(TouchDir(*txn, dir, Now(), /*links_changed=*/directory));
   SHARDFS_TRY(txn->Commit());
   MaybeDelete(e.ino);
   return util::Ok();
