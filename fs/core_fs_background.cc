@@ -167,6 +167,7 @@ void CoreFs::UploaderLoop() {
     (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.background_nice);
   }
   auto backoff = std::chrono::milliseconds(0);
+  bool all_ok = true;  // the last round's uploads and deletions all worked
   if (config_.quota != 0) RefreshStoreUsage(/*freed=*/false);
   while (true) {
     std::vector<util::ObjectId> uploads, garbage;
@@ -182,14 +183,23 @@ void CoreFs::UploaderLoop() {
       // pages every later commit frees, and idle uploaders holding one a second at a time made
       // the metadata file grow by 130 MB while 10,000 files were deleted.
       if (auto txn = meta_->Read(); txn.ok()) {
+        bool uploads_pending = false;  // taken by this round or in flight on another thread
         (void)(*txn)->ScanUploads([&](const util::ObjectId& id, uint64_t) {
+          uploads_pending = true;
           if (!in_flight_.contains(id)) uploads.push_back(id);
           return uploads.size() < kUploadBatch;
         });
-        (void)(*txn)->ScanGarbage([&](const util::ObjectId& id) {
-          if (!in_flight_.contains(id)) garbage.push_back(id);
-          return garbage.size() < kGarbageBatch;
-        });
+        // Deleting garbage waits while blocks wait for upload: a write that follows the
+        // deletion of a large file reaches the nodes first (the shard deletions of the old file
+        // took the nodes' disks and syncs from the new one's uploads). It goes on alongside
+        // when the drive has a quota (room is given back at once) or uploads fail (a node may
+        // be full).
+        if (!uploads_pending || config_.quota != 0 || !all_ok) {
+          (void)(*txn)->ScanGarbage([&](const util::ObjectId& id) {
+            if (!in_flight_.contains(id)) garbage.push_back(id);
+            return garbage.size() < kGarbageBatch;
+          });
+        }
       }
       if (uploads.empty() && garbage.empty()) {
         // Drained: the next blocks wait for the end of their burst.
@@ -204,7 +214,7 @@ void CoreFs::UploaderLoop() {
       for (const auto& id : uploads) in_flight_.insert(id);
       for (const auto& id : garbage) in_flight_.insert(id);
     }
-    bool all_ok = true;
+    all_ok = true;
     for (const auto& id : uploads) all_ok = UploadOne(id) && all_ok;
     for (const auto& id : garbage) all_ok = CollectOneGarbage(id) && all_ok;
     if (config_.quota != 0 && (!uploads.empty() || !garbage.empty())) {

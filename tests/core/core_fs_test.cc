@@ -274,6 +274,42 @@ TEST_F(CoreFsTest, SmallFilesClosedTogetherAreSealedInGroups) {
   }
 }
 
+// Blocks waiting for upload go to the store before garbage is deleted from it: a new file
+// written after a large one was deleted is stored first, then the old blocks go.
+TEST_F(CoreFsTest, UploadsGoBeforeGarbageIsDeleted) {
+  constexpr size_t kBlocks = 16;
+  const size_t size = kBlocks * h_.block_size();
+  uint64_t fh_a, fh_b;
+  uint64_t a = CreateFile(kRootIno, "a", &fh_a);
+  ASSERT_TRUE(h_.fs().Write(a, fh_a, 0, Pattern(size, 1)).ok());
+  ASSERT_TRUE(h_.fs().Release(a, fh_a).ok());
+  ASSERT_TRUE(h_.fs().WaitForUploads().ok());
+  h_.faults().SetLatency(std::chrono::milliseconds(5));
+  uint64_t b = CreateFile(kRootIno, "b", &fh_b);
+  ASSERT_TRUE(h_.fs().Write(b, fh_b, 0, Pattern(size, 2)).ok());
+  ASSERT_TRUE(h_.fs().Fsync(b, fh_b, false).ok());
+  ASSERT_TRUE(h_.fs().Unlink(kRootIno, "a").ok());
+  h_.fs().Forget(a, 1);  // the kernel's reference from the create: now a's blocks are garbage
+  DriveStatus st = h_.fs().GetStatus();
+  ASSERT_GT(st.pending_blocks, 0u);
+  ASSERT_EQ(st.pending_deletes, kBlocks);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    st = h_.fs().GetStatus();
+    if (st.pending_blocks > 0) {
+      ASSERT_EQ(st.pending_deletes, kBlocks)
+          << "garbage deleted while " << st.pending_blocks << " blocks waited for upload";
+    } else if (st.pending_deletes == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(st.pending_blocks, 0u);
+  EXPECT_EQ(st.pending_deletes, 0u);
+  ASSERT_TRUE(h_.fs().Release(b, fh_b).ok());
+  EXPECT_EQ(ReadAll(b), Pattern(size, 2));
+}
+
 TEST_F(CoreFsTest, WritesSurviveAStoreOutage) {
   h_.faults().Drop();
   uint64_t fh;
