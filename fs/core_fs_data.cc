@@ -296,7 +296,7 @@ Status CoreFs::SealGroup(std::unique_lock<std::mutex>& lock, std::span<SealJob> 
   for (size_t i = 0; i < jobs.size() && sealed.ok(); ++i) {
     if (!work[i].live) continue;
     sealed = SealJobBlock(jobs[i], work[i].key, work[i].base, work[i].ref, work[i].sealed);
-    blocks.push_back({work[i].ref.id, work[i].sealed});
+    if (sealed.ok()) blocks.push_back({work[i].ref.id, work[i].sealed});
   }
   if (sealed.ok() && !blocks.empty()) {  // may wait for space
     sealed = blocks.size() == 1 ? cache_->Put(blocks[0].id, blocks[0].sealed, /*dirty=*/true)
