@@ -192,10 +192,7 @@ Result<Attr> CoreFs::Referenced(Node* n) {
 Status CoreFs::SaveDirtyRecords(std::unique_lock<std::mutex>& lock) {
   // Files closed but not yet sealed by the closer first: their records hold sizes whose data
   // is still only in memory (a kill -9 after such a record alone shows zeros).
-  std::vector<uint64_t> closed(closed_.begin(), closed_.end());
-  closed_.clear();
-  if (!closed.empty())
-    SHARDFS_TRY(FlushNodes(lock, closed, /*save_records=*/false, "closed files"));
+  SHARDFS_TRY(FlushClosed(lock));
   std::vector<Node*> dirty;
   for (auto& [ino, n] : nodes_) {
     if (n->rec_dirty) dirty.push_back(n.get());

@@ -272,6 +272,8 @@ class CoreFs final : public Filesystem {
   void CommitterLoop();
   // Seals the buffers of files closed while dirty (closed_), many at a time.
   void CloserLoop();
+  // FlushNodes of every inode in closed_ (taken out of it), without writing their records.
+  util::Status FlushClosed(std::unique_lock<std::mutex>& lock);
   bool UploadOne(const util::ObjectId& id);
   bool CollectOneGarbage(const util::ObjectId& id);
   // Asks the store how much it holds, for the quota, when kQuotaUsageInterval has passed since

@@ -310,11 +310,16 @@ void CoreFs::CloserLoop() {
     closer_cv_.wait_for(lock, kCloseGather,
                         [&] { return stopping_ || closed_.size() >= kSealGroupBlocks; });
     if (stopping_) return;  // Shutdown has flushed every inode
-    std::vector<uint64_t> inos(closed_.begin(), closed_.end());
-    closed_.clear();
     // A failure leaves the buffers dirty: the committer tries again, and fsync reports it.
-    (void)FlushNodes(lock, inos, /*save_records=*/false, "closed files");
+    (void)FlushClosed(lock);  // logged
   }
+}
+
+Status CoreFs::FlushClosed(std::unique_lock<std::mutex>& lock) {
+  if (closed_.empty()) return util::Ok();
+  std::vector<uint64_t> inos(closed_.begin(), closed_.end());
+  closed_.clear();
+  return FlushNodes(lock, inos, /*save_records=*/false, "closed files");
 }
 
 Status CoreFs::FlushNodes(std::unique_lock<std::mutex>& lock, const std::vector<uint64_t>& inos,
