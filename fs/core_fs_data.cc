@@ -222,13 +222,17 @@ std::vector<CoreFs::SealJob> CoreFs::TakeDirty(Node* n) {
 
 Status CoreFs::SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJob> jobs) {
   Status first_error = util::Ok();
+  // A group is put in the cache at once: it must fit a small cache with room to spare (its
+  // blocks, padded when sealed, would otherwise wait for room only they hold).
+  const uint64_t group_bytes =
+      jobs.size() > 1 ? std::min<uint64_t>(kSealGroupBytes, cache_->Stats().budget_bytes / 4) : 0;
   for (size_t i = 0; i < jobs.size();) {
     // Small blocks (many small files closed together) are sealed as one group: one cache
     // index commit and one metadata commit for all. A large block is a group of its own.
     size_t end = i + 1;
     uint64_t bytes = jobs[i].length;
     while (end < jobs.size() && end - i < kSealGroupBlocks &&
-           bytes + jobs[end].length <= kSealGroupBytes) {
+           bytes + jobs[end].length <= group_bytes) {
       bytes += jobs[end++].length;
     }
     Status s = SealGroup(lock, std::span<SealJob>(jobs).subspan(i, end - i));

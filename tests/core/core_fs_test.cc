@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -276,6 +277,40 @@ TEST_F(CoreFsTest, SmallFilesClosedTogetherAreSealedInGroups) {
 
 // Blocks waiting for upload go to the store before garbage is deleted from it: a new file
 // written after a large one was deleted is stored first, then the old blocks go.
+// A cache of a few blocks: files closed together are still sealed, in groups that fit it (a
+// group bigger than the whole cache waited for room only its own blocks held).
+TEST(CoreFsSmallCacheTest, ClosedFilesSealInGroupsThatFitTheCache) {
+  CoreFsHarness h(/*block_size=*/4096, /*cache_size=*/16 * 1024);
+  ASSERT_TRUE(h.Mount().ok());
+  constexpr int kFiles = 40;
+  std::vector<uint64_t> inos;
+  for (int i = 0; i < kFiles; ++i) {
+    auto c = h.fs().Create(kRootIno, "f" + std::to_string(i), 0644, O_RDWR | O_CREAT, RootCaller());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(h.fs().Write(c->attr.ino, c->fh, 0, Pattern(2000, static_cast<uint8_t>(i))).ok());
+    ASSERT_TRUE(h.fs().Release(c->attr.ino, c->fh).ok());
+    inos.push_back(c->attr.ino);
+  }
+  auto done = std::async(std::launch::async, [&] { return h.fs().SealAll(); });
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(20)), std::future_status::ready)
+      << "sealing the closed files never finished";
+  ASSERT_TRUE(done.get().ok());
+  EXPECT_EQ(h.fs().GetStatus().sealed_blocks, uint64_t{kFiles});
+  ASSERT_TRUE(h.fs().WaitForUploads().ok());
+  h.Unmount();
+  h.WipeCache();
+  ASSERT_TRUE(h.Mount().ok());
+  for (int i = 0; i < kFiles; i += 7) {
+    auto fh = h.fs().Open(inos[static_cast<size_t>(i)], O_RDONLY);
+    ASSERT_TRUE(fh.ok());
+    util::Bytes out(2000);
+    auto n = h.fs().Read(inos[static_cast<size_t>(i)], *fh, 0, out);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(out, Pattern(2000, static_cast<uint8_t>(i)));
+    ASSERT_TRUE(h.fs().Release(inos[static_cast<size_t>(i)], *fh).ok());
+  }
+}
+
 TEST_F(CoreFsTest, UploadsGoBeforeGarbageIsDeleted) {
   constexpr size_t kBlocks = 16;
   const size_t size = kBlocks * h_.block_size();
