@@ -174,18 +174,6 @@ TempFile::~TempFile() {
   if (!path_.empty()) ::unlink(path_.c_str());
 }
 
-Status PwriteAll(int fd, util::ByteSpan data, uint64_t offset, std::string_view what) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n =
-        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return util::ErrnoError(errno, "writing " + std::string(what));
-    done += static_cast<size_t>(n);
-  }
-  return util::Ok();
-}
-
 std::string FormatIso8601(int64_t unix_ms) {
   std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};

@@ -85,9 +85,6 @@ class TempFile {
   std::string path_;
 };
 
-// Writes all of data at offset; kNoSpace / errno-mapped errors name `what`.
-util::Status PwriteAll(int fd, util::ByteSpan data, uint64_t offset, std::string_view what);
-
 std::string FormatIso8601(int64_t unix_ms);   // "2024-05-01T12:00:00.000Z"
 std::string FormatHttpDate(int64_t unix_ms);  // "Wed, 01 May 2024 12:00:00 GMT"
 int64_t NowUnixMs();

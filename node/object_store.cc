@@ -80,6 +80,7 @@ Upload::Upload(ObjectStore* store, std::string bucket, std::string key, std::str
       size_(size),
       quota_(quota),
       temp_(std::move(temp)),
+      writer_(temp_.fd(), header_len + size, "an upload's temp file"),
       header_len_(header_len),
       mtime_ms_(mtime_ms),
       digest_(digest) {
@@ -107,7 +108,7 @@ Status Upload::Write(util::ByteSpan data) {
   if (data.size() > size_ - written_) {
     return MakeError(Errc::kInvalid, "more bytes than the declared Content-Length");
   }
-  SHARDFS_TRY(PwriteAll(temp_.fd(), data, header_len_ + written_, "an upload's temp file"));
+  SHARDFS_TRY(writer_.Append(data));
   if (digest_ == EtagDigest::kXxh3) {
     XXH3_128bits_update(static_cast<XXH3_state_t*>(xxh3_state_), data.data(), data.size());
   } else {
@@ -138,7 +139,8 @@ Result<ObjectMeta> Upload::Commit(const PutConditions& conditions,
   if (expected_md5 && *expected_md5 != md5_) {
     return MakeError(Errc::kCorrupt, "the body does not match Content-MD5");
   }
-  SHARDFS_TRY(PwriteAll(temp_.fd(), md5_, kMd5Offset, "an upload's temp file"));
+  SHARDFS_TRY(writer_.PatchHead(kMd5Offset, md5_));
+  SHARDFS_TRY(writer_.Finish());
   if (::fsync(temp_.fd()) != 0) return util::ErrnoError(errno, "fsync of an upload");
   return store_->CommitUpload(*this, conditions);
 }
@@ -355,7 +357,7 @@ Result<std::unique_ptr<Upload>> ObjectStore::BeginPut(
   }
   std::unique_ptr<Upload> up(new Upload(this, bucket, key, owner, size, quota_bytes,
                                         std::move(temp).value(), header.size(), now, digest));
-  SHARDFS_TRY(PwriteAll(up->temp_.fd(), header, 0, "an upload's temp file"));
+  SHARDFS_TRY(up->writer_.Append(header));
   return up;
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/util/files.h"
 #include "fs/util/result.h"
 #include "node/object_file.h"
 
@@ -99,6 +100,7 @@ class Upload {
   uint64_t size_;
   uint64_t quota_;  // of the owner; 0 = unlimited
   TempFile temp_;
+  util::SequentialFileWriter writer_;  // into temp_, header first
   size_t header_len_;
   int64_t mtime_ms_;
   uint64_t written_ = 0;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -196,6 +197,114 @@ Status WriteWholeFile(int fd, ByteSpan data, std::string_view what) {
   if (static_cast<uint64_t>(st.st_size) != data.size() &&
       ::ftruncate(fd, static_cast<off_t>(data.size())) != 0) {
     return ErrnoError(errno, fmt::format("cannot set the size of {}", what));
+  }
+  return Ok();
+}
+
+// ---- SequentialFileWriter ----
+
+namespace {
+constexpr size_t kStageMax = 1 << 20;
+void FreeAligned(uint8_t* p) {
+  if (p != nullptr) AlignedDelete()(p);
+}
+size_t RoundUp(uint64_t n) { return (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign; }
+}  // namespace
+
+SequentialFileWriter::SequentialFileWriter(int fd, uint64_t expected_size, std::string what)
+    : fd_(fd), what_(std::move(what)) {
+  if (expected_size < kDirectMin) return;
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_DIRECT) != 0) return;
+  // Always the same size, so the executables' allocator (util::BigHeap) reuses warm ones.
+  stage_cap_ = kStageMax;
+  head_ = NewAligned(kDirectAlign).release();
+  stage_ = NewAligned(stage_cap_).release();
+  stage_at_ = kDirectAlign;
+  direct_ = head_ != nullptr && stage_ != nullptr;
+  if (!direct_) (void)::fcntl(fd_, F_SETFL, flags);
+}
+
+SequentialFileWriter::~SequentialFileWriter() {
+  FreeAligned(head_);
+  FreeAligned(stage_);
+}
+
+Status SequentialFileWriter::Append(ByteSpan data) {
+  if (finished_) return MakeError(Errc::kInternal, fmt::format("{} is already finished", what_));
+  if (!direct_) {
+    SHARDFS_TRY(WriteAllAt(fd_, data.data(), data.size(), size_, what_));
+    size_ += data.size();
+    return Ok();
+  }
+  while (!data.empty()) {
+    size_t n;
+    if (size_ < kDirectAlign) {
+      n = std::min<size_t>(data.size(), kDirectAlign - size_);
+      std::memcpy(head_ + size_, data.data(), n);
+    } else {
+      n = std::min(data.size(), stage_cap_ - stage_len_);
+      std::memcpy(stage_ + stage_len_, data.data(), n);
+      stage_len_ += n;
+    }
+    size_ += n;
+    data = data.subspan(n);
+    if (stage_len_ == stage_cap_) SHARDFS_TRY(FlushStage());
+    if (!direct_) return Append(data);
+  }
+  return Ok();
+}
+
+Status SequentialFileWriter::FlushStage() {
+  const size_t padded = RoundUp(stage_len_);
+  std::memset(stage_ + stage_len_, 0, padded - stage_len_);
+  Status s = WriteAllAt(fd_, stage_, padded, stage_at_, what_);
+  if (!s.ok() && s.code() == Errc::kInvalid) return DropToBuffered();
+  SHARDFS_TRY(s);
+  stage_at_ += stage_len_;
+  stage_len_ = 0;
+  return Ok();
+}
+
+Status SequentialFileWriter::DropToBuffered() {
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) {
+    return ErrnoError(errno, fmt::format("cannot reset the flags of {}", what_));
+  }
+  direct_ = false;
+  SHARDFS_TRY(WriteAllAt(fd_, head_, std::min<uint64_t>(size_, kDirectAlign), 0, what_));
+  SHARDFS_TRY(WriteAllAt(fd_, stage_, stage_len_, stage_at_, what_));
+  stage_len_ = 0;
+  return Ok();
+}
+
+Status SequentialFileWriter::PatchHead(uint64_t offset, ByteSpan data) {
+  if (offset + data.size() > std::min<uint64_t>(size_, kDirectAlign) || finished_) {
+    return MakeError(Errc::kInternal, fmt::format("a patch outside the head of {}", what_));
+  }
+  if (!direct_) return WriteAllAt(fd_, data.data(), data.size(), offset, what_);
+  std::memcpy(head_ + offset, data.data(), data.size());
+  return Ok();
+}
+
+Status SequentialFileWriter::Finish() {
+  if (finished_) return MakeError(Errc::kInternal, fmt::format("{} is already finished", what_));
+  finished_ = true;
+  if (!direct_) return Ok();
+  if (stage_len_ > 0) SHARDFS_TRY(FlushStage());
+  if (direct_) {
+    const size_t head_len = std::min<uint64_t>(size_, kDirectAlign);
+    std::memset(head_ + head_len, 0, kDirectAlign - head_len);
+    Status s = WriteAllAt(fd_, head_, kDirectAlign, 0, what_);
+    if (!s.ok() && s.code() == Errc::kInvalid) {
+      SHARDFS_TRY(DropToBuffered());
+    } else {
+      SHARDFS_TRY(s);
+    }
+  }
+  // The padding of the last direct write (or of the head) is cut off.
+  if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+    return ErrnoError(errno, fmt::format("cannot set the size of {}", what_));
   }
   return Ok();
 }
