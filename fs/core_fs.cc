@@ -324,6 +324,16 @@ Result<Attr> CoreFs::SetAttributes(uint64_t ino, const SetAttr& change, const Ca
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   InodeRecord& r = n->rec;
   const Timespec now = Now();
+  uint32_t killed = 0;
+  if (change.kill_setid && S_ISREG(r.mode)) {
+    killed = r.mode & S_ISUID;
+    if (r.mode & S_IXGRP) killed |= r.mode & S_ISGID;
+  }
+  if (killed == 0 && !change.mode && !change.uid && !change.gid && !change.size &&
+      !change.atime && !change.mtime && !change.atime_now && !change.mtime_now && !change.ctime) {
+    return ToAttr(*n);  // nothing to do (a kill of bits the file does not have)
+  }
+  r.mode &= ~killed;
   // The kernel (default_permissions) has checked who may do what; these are the effects.
   if (change.size) {
     if (S_ISDIR(r.mode)) return MakeError(Errc::kIsDir, "cannot truncate a directory");

@@ -69,6 +69,10 @@ struct SetAttr {
   bool mtime_now = false;
   std::optional<Timespec> ctime;
   std::optional<uint64_t> fh;  // the handle, for ftruncate
+  // Clear S_ISUID, and S_ISGID when group-executable, of a regular file: the kernel asks this
+  // with a write or truncate by a caller without CAP_FSETID and with every chown (FUSE's
+  // HANDLE_KILLPRIV_V2). Alone it changes nothing (not even ctime) on a file without them.
+  bool kill_setid = false;
 };
 
 struct DirEntry {

@@ -163,7 +163,7 @@ util::Result<std::unique_ptr<FuseSession>> FuseSession::Mount(core::Filesystem& 
                     why.empty() ? "fusermount3 refused (see its message above)" : why));
   }
   state->mounted = true;
-  if (options.io_uring) state->uring = internal::UringTransport::Attach(state->session);
+  state->uring = internal::UringTransport::Attach(state->session, options.io_uring);
   if (fuse_set_signal_handlers(state->session) != 0) {
     return MakeError(Errc::kInternal, "cannot install the signal handlers that unmount cleanly");
   }

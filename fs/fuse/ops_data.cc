@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fs/fuse/request.h"
+#include "fs/fuse/uring_transport.h"
 
 namespace shardfs::fuse::internal {
 
@@ -54,11 +55,24 @@ util::ByteSpan BytesOf(const char* data, size_t size) {
   return {reinterpret_cast<const uint8_t*>(data), size};
 }
 
+// Clears set-id bits when the request asks (an O_TRUNC open, a write, by a caller without
+// CAP_FSETID): see RequestKillsSetIdBits.
+Status KillSetIdBitsIfAsked(Filesystem& fs, fuse_req_t req, uint64_t ino) {
+  if (!RequestKillsSetIdBits()) return util::Ok();
+  core::SetAttr kill;
+  kill.kill_setid = true;
+  Result<core::Attr> r = fs.SetAttributes(ino, kill, CallerOf(req, false));
+  return r.ok() ? util::Ok() : Status(r.error());
+}
+
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Filesystem& fs = AdapterOf(req).fs;
   Serve(
       req, "open", ino,
-      [&](Filesystem& f) { return f.Open(ino, OpenFlags(AdapterOf(req), fi->flags)); },
+      [&](Filesystem& f) -> Result<uint64_t> {
+        SHARDFS_TRY(KillSetIdBitsIfAsked(f, req, ino));
+        return f.Open(ino, OpenFlags(AdapterOf(req), fi->flags));
+      },
       [&](const Result<uint64_t>& fh) noexcept {
         fi->fh = *fh;
         fi->keep_cache = 1;  // the drive has one writer, this mount: cached pages stay valid
@@ -70,9 +84,25 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
   Adapter& adapter = AdapterOf(req);
   Serve(
       req, "create", parent,
-      [&](Filesystem& fs) {
-        return fs.Create(parent, name, mode, OpenFlags(adapter, fi->flags),
-                         CallerOf(req, CreateNeedsGroups(mode)));
+      [&](Filesystem& fs) -> Result<Filesystem::Created> {
+        const bool kill = RequestKillsSetIdBits();
+        SHARDFS_ASSIGN_OR_RETURN(
+            Filesystem::Created c,
+            fs.Create(parent, name, mode, OpenFlags(adapter, fi->flags),
+                      CallerOf(req, CreateNeedsGroups(mode))));
+        if (kill) {
+          // An existing file opened with O_TRUNC through create.
+          core::SetAttr k;
+          k.kill_setid = true;
+          auto attr = fs.SetAttributes(c.attr.ino, k, CallerOf(req, false));
+          if (!attr.ok()) {
+            ReleaseQuietly(fs, c.attr.ino, c.fh);
+            ForgetQuietly(fs, c.attr.ino, 1);
+            return attr.error();
+          }
+          c.attr = *attr;
+        }
+        return c;
       },
       [&](const Result<Filesystem::Created>& created) noexcept {
         fi->fh = created->fh;
@@ -103,7 +133,8 @@ void Write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t 
            fuse_file_info* fi) {
   Serve(
       req, "write", ino,
-      [&](Filesystem& fs) {
+      [&](Filesystem& fs) -> Result<size_t> {
+        SHARDFS_TRY(KillSetIdBitsIfAsked(fs, req, ino));
         return fs.Write(ino, fi->fh, static_cast<uint64_t>(off), BytesOf(data, size));
       },
       [req](const Result<size_t>& n) noexcept { fuse_reply_write(req, *n); });

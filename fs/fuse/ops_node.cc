@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "fs/fuse/request.h"
+#include "fs/fuse/uring_transport.h"
 
 namespace shardfs::fuse::internal {
 
@@ -125,8 +126,9 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
       req, "setattr", ino,
       [&](Filesystem& fs) {
         const int owner_bits = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID;
-        return fs.SetAttributes(ino, DecodeSetAttr(*attr, to_set, fi),
-                                CallerOf(req, (to_set & owner_bits) != 0));
+        core::SetAttr change = DecodeSetAttr(*attr, to_set, fi);
+        change.kill_setid = RequestKillsSetIdBits();
+        return fs.SetAttributes(ino, change, CallerOf(req, (to_set & owner_bits) != 0));
       },
       ReplyAttr(req));
 }

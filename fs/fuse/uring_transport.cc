@@ -30,6 +30,7 @@ namespace {
 
 // The parts of the protocol (7.42) that Debian 12's kernel headers (6.1) predate.
 constexpr uint64_t kInitOverIoUring = 1ULL << 41;  // in the INIT flags, both ways
+constexpr uint64_t kInitKillprivV2 = FUSE_HANDLE_KILLPRIV_V2;
 constexpr uint32_t kCmdRegister = 1;               // hand the kernel an entry, wait for a request
 constexpr uint32_t kCmdCommitAndFetch = 2;         // reply in the entry, wait for the next one
 
@@ -95,7 +96,9 @@ unsigned PossibleCpus() {
 struct UringTransport::Impl {
   fuse_session* se = nullptr;
   int fd = -1;
-  std::atomic<bool> offered{false};      // the kernel's INIT offers io_uring
+  bool use_uring = true;                 // io_uring may be used (the mount option)
+  std::atomic<bool> offered{false};      // the kernel's INIT offers io_uring, and it may be used
+  std::atomic<bool> killpriv_v2{false};  // ...and FUSE_HANDLE_KILLPRIV_V2
   std::atomic<uint64_t> init_unique{0};  // of that INIT, while its reply is not sent
   std::atomic<bool> stop{false};
   std::atomic<bool> warned{false};
@@ -190,6 +193,48 @@ class Entry {
 };
 
 thread_local Entry* tl_entry = nullptr;
+thread_local bool tl_kill_setid = false;
+
+template <typename T>
+bool ArgsOf(const unsigned char* req, size_t len, T* out) {
+  if (len < sizeof(fuse_in_header) + sizeof(T)) return false;
+  std::memcpy(out, req + sizeof(fuse_in_header), sizeof(T));
+  return true;
+}
+
+template <typename In>  // fuse_open_in or fuse_create_in
+bool OpenKills(const unsigned char* req, size_t len) {
+  In in;
+  return ArgsOf(req, len, &in) && (in.open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
+}
+
+// Notes the set-id flags of a request about to be served on this thread (RequestKillsSetIdBits).
+void NoteRequest(const unsigned char* req, size_t len) {
+  tl_kill_setid = false;
+  if (len < sizeof(fuse_in_header)) return;
+  fuse_in_header ih;
+  std::memcpy(&ih, req, sizeof ih);
+  switch (ih.opcode) {
+    case FUSE_WRITE: {
+      fuse_write_in in;
+      tl_kill_setid = ArgsOf(req, len, &in) && (in.write_flags & FUSE_WRITE_KILL_SUIDGID) != 0;
+      break;
+    }
+    case FUSE_OPEN:
+      tl_kill_setid = OpenKills<fuse_open_in>(req, len);
+      break;
+    case FUSE_CREATE:
+      tl_kill_setid = OpenKills<fuse_create_in>(req, len);
+      break;
+    case FUSE_SETATTR: {
+      fuse_setattr_in in;
+      tl_kill_setid = ArgsOf(req, len, &in) && (in.valid & FATTR_KILL_SUIDGID) != 0;
+      break;
+    }
+    default:
+      break;
+  }
+}
 
 void Entry::Process(fuse_session* se) {
   fuse_in_header ih;
@@ -220,6 +265,7 @@ void Entry::Process(fuse_session* se) {
   const bool bulk = ih.opcode == FUSE_WRITE && payload_len >= kBulkWrite;
   if (bulk) pthread_setaffinity_np(pthread_self(), sizeof any_cpu_, &any_cpu_);
   tl_entry = this;
+  NoteRequest(start, len);
   fuse_session_process_buf(se, &buf);
   tl_entry = nullptr;
   if (bulk) pthread_setaffinity_np(pthread_self(), sizeof own_cpu_, &own_cpu_);
@@ -254,6 +300,8 @@ ssize_t Entry::TakeReply(const fuse_out_header& oh, const iovec* iov, int count)
 
 ssize_t ReadHook(int fd, void* buf, size_t len, void*) {
   ssize_t n = read(fd, buf, len);
+  // libfuse serves what it read on this thread, right after this returns.
+  NoteRequest(static_cast<const unsigned char*>(buf), n > 0 ? static_cast<size_t>(n) : 0);
   if (n >= static_cast<ssize_t>(sizeof(fuse_in_header))) {
     fuse_in_header ih;
     std::memcpy(&ih, buf, sizeof ih);
@@ -292,9 +340,10 @@ ssize_t WritevHook(int fd, iovec* iov, int count, void*) {
 void UringTransport::Impl::SawInit(const fuse_in_header& ih, const fuse_init_in& in) {
   uint64_t flags = in.flags;
   if ((flags & FUSE_INIT_EXT) != 0) flags |= static_cast<uint64_t>(in.flags2) << 32;
-  offered = (flags & kInitOverIoUring) != 0;
+  offered = use_uring && (flags & kInitOverIoUring) != 0;
+  killpriv_v2 = (flags & kInitKillprivV2) != 0;
   init_unique = ih.unique;
-  if (!offered) {
+  if (use_uring && !offered) {
     spdlog::debug(
         "io_uring: the kernel does not offer FUSE over io_uring (the fuse module's "
         "enable_uring is off, or the kernel predates 6.14); serving /dev/fuse");
@@ -305,17 +354,23 @@ ssize_t UringTransport::Impl::SendInitReply(int to, const fuse_out_header& oh, c
                                             int count) {
   init_unique = 0;
   constexpr size_t kNeeded = offsetof(fuse_init_out, flags2) + sizeof(uint32_t);
-  if (!offered || oh.error != 0 || count != 2 || iov[1].iov_len < kNeeded ||
+  if ((!offered && !killpriv_v2) || oh.error != 0 || count != 2 || iov[1].iov_len < kNeeded ||
       iov[1].iov_len > sizeof(fuse_init_out)) {
     return writev(to, iov, count);
   }
   fuse_init_out out{};
   std::memcpy(&out, iov[1].iov_base, iov[1].iov_len);
-  out.flags |= FUSE_INIT_EXT;
-  out.flags2 |= static_cast<uint32_t>(kInitOverIoUring >> 32);
+  // The filesystem clears set-id bits where the request says so (RequestKillsSetIdBits). In
+  // return the kernel marks a file's inode as having nothing to clear after its first check,
+  // instead of asking for security.capability (a GETXATTR round trip) before every write(2).
+  if (killpriv_v2) out.flags |= static_cast<uint32_t>(kInitKillprivV2);
+  if (offered) {
+    out.flags |= FUSE_INIT_EXT;
+    out.flags2 |= static_cast<uint32_t>(kInitOverIoUring >> 32);
+  }
   iovec patched[2] = {iov[0], {&out, iov[1].iov_len}};
   ssize_t n = writev(to, patched, 2);
-  if (n < 0) return n;
+  if (n < 0 || !offered) return n;
   // The kernel took the INIT: its largest request or reply sizes the payload buffers.
   size_t pages = (out.flags & FUSE_MAX_PAGES) != 0 ? out.max_pages : 32;
   size_t payload = std::max<size_t>({8192, out.max_write, pages * PageSize()});
@@ -407,9 +462,10 @@ void UringTransport::Impl::Serve(unsigned qid, size_t payload_size) {
   io_uring_queue_exit(&ring);
 }
 
-std::unique_ptr<UringTransport> UringTransport::Attach(fuse_session* se) {
+std::unique_ptr<UringTransport> UringTransport::Attach(fuse_session* se, bool io_uring) {
   auto impl = std::make_unique<Impl>();
   impl->se = se;
+  impl->use_uring = io_uring;
   impl->fd = fuse_session_fd(se);
   Impl* expected = nullptr;
   if (!g_active.compare_exchange_strong(expected, impl.get())) return nullptr;
@@ -438,5 +494,7 @@ UringTransport::~UringTransport() {
 UringTransport::Stats UringTransport::CurrentStats() {
   return Stats{g_entries.load(), g_served.load(std::memory_order_relaxed)};
 }
+
+bool RequestKillsSetIdBits() { return tl_kill_setid; }
 
 }  // namespace shardfs::fuse::internal

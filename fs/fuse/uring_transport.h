@@ -16,6 +16,8 @@
 //     written the ring threads start and register their entries.
 // Forgets and interrupts keep coming through /dev/fuse, whose loop keeps running. When the
 // kernel does not offer io_uring, or a registration fails, everything stays on /dev/fuse.
+// Seeing the raw requests also lets it pass on what libfuse 3.14 drops: the set-id flags of
+// HANDLE_KILLPRIV_V2 (RequestKillsSetIdBits).
 #pragma once
 
 #include <cstdint>
@@ -25,15 +27,24 @@ struct fuse_session;
 
 namespace shardfs::fuse::internal {
 
+// Whether the request this thread is running asks the filesystem to clear set-id bits: a write,
+// or an O_TRUNC open, by a caller without CAP_FSETID, a truncate without it, or a chown of a
+// non-directory. The kernel says so in flags of the request itself (FUSE_HANDLE_KILLPRIV_V2,
+// which the transport accepts in INIT when the kernel offers it) that libfuse 3.14 does not pass
+// on; the transport notes them before it hands the request to libfuse, in the same thread.
+bool RequestKillsSetIdBits();
+
 class UringTransport {
  public:
   // Threads and ring entries per CPU queue: each runs one request at a time, and a request can
   // block in the core for as long as nodes take, so a queue needs several.
   static constexpr unsigned kEntriesPerQueue = 8;
 
-  // Installs the custom io on a mounted session, before its loop starts. One session per
-  // process at a time uses io_uring; for any other this returns null and changes nothing.
-  static std::unique_ptr<UringTransport> Attach(fuse_session* se);
+  // Installs the custom io on a mounted session, before its loop starts; with io_uring false
+  // every request stays on /dev/fuse (the INIT reply still takes HANDLE_KILLPRIV_V2). One
+  // session per process at a time is attached; for any other this returns null and changes
+  // nothing.
+  static std::unique_ptr<UringTransport> Attach(fuse_session* se, bool io_uring = true);
 
   // Stops the ring threads (they also end on their own when the kernel closes the connection)
   // and joins them. Call before the session is destroyed.

@@ -492,6 +492,42 @@ TEST_F(CoreFsTest, SetgidDirectoriesAndUmask) {
   EXPECT_FALSE(file->mode & S_ISGID);  // not a member of group 100
 }
 
+// kill_setid (the kernel's HANDLE_KILLPRIV_V2 requests) clears what Linux clears on a write by
+// an unprivileged caller: setuid, and setgid only with group execute; only on regular files;
+// and on a file with neither it changes nothing, not even ctime.
+TEST_F(CoreFsTest, KillSetIdClearsWhatLinuxClears) {
+  SetAttr kill;
+  kill.kill_setid = true;
+  auto f = h_.fs().Mknod(kRootIno, "f", S_IFREG | 06755, 0, RootCaller());
+  ASSERT_TRUE(f.ok());
+  auto a = h_.fs().SetAttributes(f->ino, kill, RootCaller());
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->mode & 07777, 0755u);
+  auto g = h_.fs().Mknod(kRootIno, "g", S_IFREG | 02644, 0, RootCaller());
+  ASSERT_TRUE(g.ok());
+  a = h_.fs().SetAttributes(g->ino, kill, RootCaller());
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->mode & 07777, 02644u) << "setgid without group execute is no set-id program";
+  EXPECT_TRUE(a->ctime == g->ctime) << "nothing cleared, nothing changed";
+  auto d = h_.fs().Mkdir(kRootIno, "d", 02755, RootCaller());
+  ASSERT_TRUE(d.ok());
+  a = h_.fs().SetAttributes(d->ino, kill, RootCaller());
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->mode & 07777, 02755u) << "directories keep theirs";
+  // With a chown (the kernel sends both): the owner changes and the bits go.
+  auto e = h_.fs().Mknod(kRootIno, "e", S_IFREG | 04755, 0, RootCaller());
+  ASSERT_TRUE(e.ok());
+  SetAttr chown = kill;
+  chown.uid = 1000;
+  a = h_.fs().SetAttributes(e->ino, chown, RootCaller());
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->mode & 07777, 0755u);
+  EXPECT_EQ(a->uid, 1000u);
+  h_.Remount();
+  EXPECT_EQ(h_.fs().GetAttr(f->ino)->mode & 07777, 0755u);
+  EXPECT_EQ(h_.fs().GetAttr(e->ino)->mode & 07777, 0755u);
+}
+
 // Nothing the drive stores locally or remotely shows a file's contents or name.
 TEST_F(CoreFsTest, NothingInTheClear) {
   const std::string secret_name = "diary-of-a-very-secret-person.txt";

@@ -88,6 +88,11 @@ Result<Attr> FakeFilesystem::SetAttributes(uint64_t ino, const core::SetAttr& ch
                                            const core::Caller&) {
   std::lock_guard lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * node, Find(ino));
+  if (change.kill_setid) {
+    kill_setid_calls_++;
+    node->attr.mode &= ~static_cast<uint32_t>(S_ISUID);
+    if (node->attr.mode & S_IXGRP) node->attr.mode &= ~static_cast<uint32_t>(S_ISGID);
+  }
   if (change.mode) node->attr.mode = (node->attr.mode & S_IFMT) | (*change.mode & 07777);
   if (change.uid) node->attr.uid = *change.uid;
   if (change.gid) node->attr.gid = *change.gid;
@@ -306,6 +311,7 @@ Status FakeFilesystem::SetXattr(uint64_t ino, std::string_view name, util::ByteS
 }
 
 Result<util::Bytes> FakeFilesystem::GetXattr(uint64_t ino, std::string_view name) {
+  getxattr_calls_++;
   std::lock_guard lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * node, Find(ino));
   auto it = node->xattrs.find(name);

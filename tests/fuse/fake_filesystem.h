@@ -1,7 +1,7 @@
 // FakeFilesystem: a small in-memory core::Filesystem for testing the FUSE adapter through a real
 // mount, independent of the real core. Keeps the lookup counts the contract in fs/filesystem.h
 // describes (so tests can check the kernel's and the core's agree), records the flags of the
-// last open, and reads of a file named "corrupt" fail with kCorrupt. Thread-safe (one mutex).
+// last open, counts getxattr calls and set-id clears, and reads of a file named "corrupt" fail with kCorrupt. Thread-safe (one mutex).
 #pragma once
 
 #include <sys/stat.h>
@@ -24,6 +24,8 @@ class FakeFilesystem : public core::Filesystem {
   uint64_t OutstandingLookups() const;
   int last_open_flags() const { return last_open_flags_.load(); }
   int shutdown_calls() const { return shutdown_calls_.load(); }
+  int getxattr_calls() const { return getxattr_calls_.load(); }
+  int kill_setid_calls() const { return kill_setid_calls_.load(); }
 
   util::Result<core::Attr> Lookup(uint64_t parent, std::string_view name) override;
   void Forget(uint64_t ino, uint64_t nlookup) override;
@@ -95,6 +97,8 @@ class FakeFilesystem : public core::Filesystem {
   uint64_t next_fh_ = 1;
   std::atomic<int> last_open_flags_{-1};
   std::atomic<int> shutdown_calls_{0};
+  std::atomic<int> getxattr_calls_{0};
+  std::atomic<int> kill_setid_calls_{0};  // SetAttributes asked to clear set-id bits
 };
 
 }  // namespace shardfs::fuse::testing

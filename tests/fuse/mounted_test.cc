@@ -8,10 +8,13 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -214,6 +217,92 @@ TEST_F(MountedTest, Xattrs) {
   ASSERT_EQ(::removexattr(p.c_str(), "user.k"), 0);
   EXPECT_EQ(::getxattr(p.c_str(), "user.k", buf, sizeof buf), -1);
   EXPECT_EQ(errno, ENODATA);
+}
+
+// The kernel asks for security.capability before a write(2) only until it knows the file has
+// none (FUSE_HANDLE_KILLPRIV_V2): before, every write(2) cost a GETXATTR round trip.
+void WriteManyTimes(const std::string& path, int writes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  const std::string block(4096, 'w');
+  for (int i = 0; i < writes; ++i) {
+    ASSERT_EQ(::pwrite(fd, block.data(), block.size(), static_cast<off_t>(i) * 8192), 4096);
+  }
+  ASSERT_EQ(::close(fd), 0);
+}
+
+TEST_F(MountedTest, WritesAskForSecurityCapabilityOncePerFile) {
+  WriteManyTimes(Path("w"), 50);
+  WriteManyTimes(Path("w"), 50);
+  EXPECT_LE(fs_.getxattr_calls(), 1);
+  WriteManyTimes(Path("v"), 50);
+  EXPECT_LE(fs_.getxattr_calls(), 2);
+}
+
+TEST_F(DevFuseMountedTest, WritesAskForSecurityCapabilityOncePerFile) {
+  WriteManyTimes(Path("w"), 50);
+  WriteManyTimes(Path("w"), 50);
+  EXPECT_LE(fs_.getxattr_calls(), 1);
+}
+
+// Runs fn in a child process as uid/gid 65534 (no CAP_FSETID); its exit code: 0 or an errno.
+template <typename Fn>
+int AsNobody(Fn fn) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) {
+      ::_exit(100);
+    }
+    ::_exit(fn());
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 101;
+}
+
+// Mounted with allow_other, so that other users may use it.
+class SharedMountedTest : public MountedTest {
+  void Adjust(MountOptions& options) override { options.allow_other = true; }
+};
+
+// With HANDLE_KILLPRIV_V2 the kernel leaves clearing set-id bits to the filesystem and says
+// when in the request: a write and an O_TRUNC open by a caller without CAP_FSETID.
+TEST_F(SharedMountedTest, UnprivilegedWritesAndTruncatingOpensClearSetIdBits) {
+  WriteFile("suid", "data");
+  const std::string p = Path("suid");
+  ASSERT_EQ(::chmod(p.c_str(), 06777), 0);
+  ASSERT_EQ(fs_.kill_setid_calls(), 0);
+  EXPECT_EQ(AsNobody([&] {
+              int fd = ::open(p.c_str(), O_WRONLY);
+              if (fd < 0) return errno;
+              if (::write(fd, "W", 1) != 1) return errno;
+              return ::close(fd) == 0 ? 0 : errno;
+            }),
+            0);
+  struct stat st {};
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0777u);
+  EXPECT_GE(fs_.kill_setid_calls(), 1);
+  EXPECT_EQ(ReadFile("suid"), "Wata");
+
+  ASSERT_EQ(::chmod(p.c_str(), 04777), 0);
+  EXPECT_EQ(AsNobody([&] {
+              int fd = ::open(p.c_str(), O_WRONLY | O_TRUNC);
+              if (fd < 0) return errno;
+              return ::close(fd) == 0 ? 0 : errno;
+            }),
+            0);
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0777u);
+  EXPECT_EQ(st.st_size, 0);
+
+  // Root (CAP_FSETID) keeps them.
+  ASSERT_EQ(::chmod(p.c_str(), 06777), 0);
+  const int kills = fs_.kill_setid_calls();
+  WriteFile("suid", "root");
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 06777u);
+  EXPECT_EQ(fs_.kill_setid_calls(), kills);
 }
 
 TEST_F(MountedTest, CoreErrorsBecomeErrno) {
