@@ -205,7 +205,7 @@ void CoreFs::UploaderLoop() {
         // Drained: the next blocks wait for the end of their burst.
         if (in_flight_.empty()) {
           draining_ = false;
-          waiting_bytes_ = 0;
+          waiting_bytes_ = waiting_whole_bytes_ = 0;
         }
         uploaded_cv_.notify_all();
         WaitForWork(lock, std::chrono::seconds(1));
@@ -236,9 +236,11 @@ void CoreFs::UploaderLoop() {
 }
 
 bool CoreFs::UploadsDue(std::chrono::steady_clock::time_point now) const {
-  // A quarter of the cache at most: a small cache full of blocks waiting would stall writers.
-  const uint64_t eager = std::min<uint64_t>(kUploadEagerBytes, config_.cache_size / 4);
-  return draining_ || waiting_bytes_ >= eager || now - last_activity_ >= kUploadQuiet ||
+  // Bounded by the cache: a small cache full of blocks waiting would stall writers.
+  const uint64_t eager = std::min<uint64_t>(kUploadEagerBytes, config_.cache_size / 8);
+  const uint64_t backlog = std::min<uint64_t>(kUploadBacklogBytes, config_.cache_size / 4);
+  return draining_ || waiting_whole_bytes_ >= eager || waiting_bytes_ >= backlog ||
+         now - last_activity_ >= kUploadQuiet ||
          (waiting_bytes_ > 0 && now - first_waiting_ >= kUploadMaxDelay);
 }
 
@@ -252,10 +254,11 @@ void CoreFs::WakeUploaders() {
   if (idle_uploaders_ > 0 && UploadsDue(std::chrono::steady_clock::now())) work_cv_.notify_all();
 }
 
-void CoreFs::NoteWriteActivity(uint64_t sealed_bytes) {
+void CoreFs::NoteWriteActivity(uint64_t sealed_bytes, bool whole_block) {
   const auto now = std::chrono::steady_clock::now();
   if (waiting_bytes_ == 0 && sealed_bytes > 0) first_waiting_ = now;
   waiting_bytes_ += sealed_bytes;
+  if (whole_block) waiting_whole_bytes_ += sealed_bytes;
   last_activity_ = now;
 }
 

@@ -370,7 +370,7 @@ Status CoreFs::RecordSeal(MetaTxn& txn, const SealJob& job, BlockRef ref) {
   }
   SHARDFS_TRY(txn.PutBlock(job.ino, job.index, ref));
   SHARDFS_TRY(txn.AddUpload(ref.id, ref.sealed_size));
-  NoteWriteActivity(ref.sealed_size);
+  NoteWriteActivity(ref.sealed_size, ref.length >= block_size_);
   n->rec.stored_bytes += ref.length;
   auto b = n->buffers.find(job.index);
   const bool clean = b != n->buffers.end() && b->second.version == job.version;

@@ -275,8 +275,6 @@ TEST_F(CoreFsTest, SmallFilesClosedTogetherAreSealedInGroups) {
   }
 }
 
-// Blocks waiting for upload go to the store before garbage is deleted from it: a new file
-// written after a large one was deleted is stored first, then the old blocks go.
 // A cache of a few blocks: files closed together are still sealed, in groups that fit it (a
 // group bigger than the whole cache waited for room only its own blocks held).
 TEST(CoreFsSmallCacheTest, ClosedFilesSealInGroupsThatFitTheCache) {
@@ -311,6 +309,57 @@ TEST(CoreFsSmallCacheTest, ClosedFilesSealInGroupsThatFitTheCache) {
   }
 }
 
+// Write-back: the blocks of a burst of small files wait for a pause in the writes (each costs
+// the store an object whatever its size), even past the 64 MiB after which a stream of whole
+// blocks is uploaded while it is written (so that its uploads overlap it).
+TEST(CoreFsWriteBackTest, SmallFilesWaitForAPauseStreamsUploadAsTheyGo) {
+  constexpr uint64_t kBlock = 1 << 20;
+  CoreFsHarness h(kBlock, /*cache_size=*/uint64_t{512} << 20);
+  ASSERT_TRUE(h.Mount().ok());
+  constexpr int kFiles = 80;  // of 900 KiB: 70 MiB
+  for (int i = 0; i < kFiles; ++i) {
+    auto c = h.fs().Create(kRootIno, "f" + std::to_string(i), 0644, O_RDWR | O_CREAT, RootCaller());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(h.fs().Write(c->attr.ino, c->fh, 0, Pattern(900 << 10, static_cast<uint8_t>(i))).ok());
+    ASSERT_TRUE(h.fs().Release(c->attr.ino, c->fh).ok());
+  }
+  // The closer seals them within milliseconds; the uploads wait for a second of quiet.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (h.fs().GetStatus().sealed_blocks < uint64_t{kFiles} &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(h.fs().GetStatus().sealed_blocks, uint64_t{kFiles});
+  EXPECT_EQ(h.store().counts().puts, 0u) << "uploads ran during a burst of small files";
+  ASSERT_TRUE(h.fs().WaitForUploads().ok());
+  EXPECT_EQ(h.store().counts().puts, uint64_t{kFiles});
+
+  uint64_t fh;
+  auto c = h.fs().Create(kRootIno, "stream", 0644, O_RDWR | O_CREAT, RootCaller());
+  ASSERT_TRUE(c.ok());
+  fh = c->fh;
+  constexpr uint64_t kStreamBlocks = 160;
+  uint64_t uploaded_after = 0;  // blocks written when the first of the stream was uploaded
+  for (uint64_t b = 0; b < kStreamBlocks; ++b) {
+    ASSERT_TRUE(
+        h.fs().Write(c->attr.ino, fh, b * kBlock, Pattern(kBlock, static_cast<uint8_t>(b))).ok());
+    if (uploaded_after == 0 && h.store().counts().puts > uint64_t{kFiles}) uploaded_after = b + 1;
+  }
+  EXPECT_GT(uploaded_after, 0u) << "nothing was uploaded while 160 MiB of whole blocks streamed";
+  ASSERT_TRUE(h.fs().Release(c->attr.ino, fh).ok());
+  ASSERT_TRUE(h.fs().WaitForUploads().ok());
+  h.Unmount();
+  h.WipeCache();
+  ASSERT_TRUE(h.Mount().ok());
+  auto back = h.fs().Open(c->attr.ino, O_RDONLY);
+  ASSERT_TRUE(back.ok());
+  util::Bytes block(kBlock);
+  ASSERT_TRUE(h.fs().Read(c->attr.ino, *back, 100 * kBlock, block).ok());
+  EXPECT_EQ(block, Pattern(kBlock, 100));
+}
+
+// Blocks waiting for upload go to the store before garbage is deleted from it: a new file
+// written after a large one was deleted is stored first, then the old blocks go.
 TEST_F(CoreFsTest, UploadsGoBeforeGarbageIsDeleted) {
   constexpr size_t kBlocks = 16;
   const size_t size = kBlocks * h_.block_size();
