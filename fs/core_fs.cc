@@ -329,8 +329,8 @@ Result<Attr> CoreFs::SetAttributes(uint64_t ino, const SetAttr& change, const Ca
     killed = r.mode & S_ISUID;
     if (r.mode & S_IXGRP) killed |= r.mode & S_ISGID;
   }
-  if (killed == 0 && !change.mode && !change.uid && !change.gid && !change.size &&
-      !change.atime && !change.mtime && !change.atime_now && !change.mtime_now && !change.ctime) {
+  if (killed == 0 && !change.mode && !change.uid && !change.gid && !change.size && !change.atime &&
+      !change.mtime && !change.atime_now && !change.mtime_now && !change.ctime) {
     return ToAttr(*n);  // nothing to do (a kill of bits the file does not have)
   }
   r.mode &= ~killed;

@@ -371,7 +371,7 @@ class CoreFs final : public Filesystem {
   bool draining_ = true;    // uploading until the queue is empty (at mount: what is left)
   std::chrono::steady_clock::time_point last_activity_{};
   std::chrono::steady_clock::time_point first_waiting_{};
-  uint64_t waiting_bytes_ = 0;  // sealed since the uploads last drained
+  uint64_t waiting_bytes_ = 0;        // sealed since the uploads last drained
   uint64_t waiting_whole_bytes_ = 0;  // ...of them in whole blocks
   // Guards fetches_, prefetch_queue_ and prefetch_queued_. A leaf: never held while taking mu_
   // or calling the store or the cache.

@@ -86,10 +86,9 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
       req, "create", parent,
       [&](Filesystem& fs) -> Result<Filesystem::Created> {
         const bool kill = RequestKillsSetIdBits();
-        SHARDFS_ASSIGN_OR_RETURN(
-            Filesystem::Created c,
-            fs.Create(parent, name, mode, OpenFlags(adapter, fi->flags),
-                      CallerOf(req, CreateNeedsGroups(mode))));
+        SHARDFS_ASSIGN_OR_RETURN(Filesystem::Created c,
+                                 fs.Create(parent, name, mode, OpenFlags(adapter, fi->flags),
+                                           CallerOf(req, CreateNeedsGroups(mode))));
         if (kill) {
           // An existing file opened with O_TRUNC through create.
           core::SetAttr k;

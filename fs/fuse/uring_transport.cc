@@ -31,8 +31,8 @@ namespace {
 // The parts of the protocol (7.42) that Debian 12's kernel headers (6.1) predate.
 constexpr uint64_t kInitOverIoUring = 1ULL << 41;  // in the INIT flags, both ways
 constexpr uint64_t kInitKillprivV2 = FUSE_HANDLE_KILLPRIV_V2;
-constexpr uint32_t kCmdRegister = 1;               // hand the kernel an entry, wait for a request
-constexpr uint32_t kCmdCommitAndFetch = 2;         // reply in the entry, wait for the next one
+constexpr uint32_t kCmdRegister = 1;        // hand the kernel an entry, wait for a request
+constexpr uint32_t kCmdCommitAndFetch = 2;  // reply in the entry, wait for the next one
 
 struct RingEntInOut {
   uint64_t flags;

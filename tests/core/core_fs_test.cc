@@ -320,7 +320,8 @@ TEST(CoreFsWriteBackTest, SmallFilesWaitForAPauseStreamsUploadAsTheyGo) {
   for (int i = 0; i < kFiles; ++i) {
     auto c = h.fs().Create(kRootIno, "f" + std::to_string(i), 0644, O_RDWR | O_CREAT, RootCaller());
     ASSERT_TRUE(c.ok());
-    ASSERT_TRUE(h.fs().Write(c->attr.ino, c->fh, 0, Pattern(900 << 10, static_cast<uint8_t>(i))).ok());
+    ASSERT_TRUE(
+        h.fs().Write(c->attr.ino, c->fh, 0, Pattern(900 << 10, static_cast<uint8_t>(i))).ok());
     ASSERT_TRUE(h.fs().Release(c->attr.ino, c->fh).ok());
   }
   // The closer seals them within milliseconds; the uploads wait for a second of quiet.
