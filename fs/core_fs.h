@@ -33,6 +33,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "fs/block_patches.h"
 #include "fs/cache/block_cache.h"
@@ -275,6 +276,11 @@ class CoreFs final : public Filesystem {
   // FlushNodes of every inode in closed_ (taken out of it), without writing their records.
   util::Status FlushClosed(std::unique_lock<std::mutex>& lock);
   bool UploadOne(const util::ObjectId& id);
+  // The block to the store as the cache's file itself when the store can keep it (a dir: store
+  // on the cache's file system links it): its location and size, or nullopt when the bytes
+  // have to be Put instead.
+  std::optional<std::pair<util::Result<util::Bytes>, uint64_t>> UploadCacheFile(
+      const util::ObjectId& id);
   bool CollectOneGarbage(const util::ObjectId& id);
   // Asks the store how much it holds, for the quota, when kQuotaUsageInterval has passed since
   // it last did or blocks were `freed` (takes mu_; call without it). One thread asks at a time.
@@ -308,6 +314,8 @@ class CoreFs final : public Filesystem {
 
   std::vector<std::unique_ptr<remote::ShardStore>> node_stores_;  // outlive store_
   std::unique_ptr<remote::BlockStore> store_;
+  // False once the store said it cannot keep the cache's files (UploadCacheFile).
+  std::atomic<bool> store_takes_files_{true};
   std::shared_ptr<const util::Clock> clock_;
   FsOptions options_;
   int lock_fd_;

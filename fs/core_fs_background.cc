@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -79,9 +80,36 @@ Status CoreFs::CheckQuota() {
                                util::FormatSize(config_.quota), util::FormatSize(used)));
 }
 
+std::optional<std::pair<util::Result<util::Bytes>, uint64_t>> CoreFs::UploadCacheFile(
+    const util::ObjectId& id) {
+  if (!store_takes_files_.load(std::memory_order_relaxed)) return std::nullopt;
+  auto file = cache_->FileOf(id);
+  if (!file.ok()) return std::nullopt;
+  auto location = store_->PutFile(ObjectName(id), file->path, file->size);
+  if (location.ok()) return std::pair{std::move(location), file->size};
+  switch (location.code()) {
+    case Errc::kUnsupported:
+    case Errc::kCrossDevice:  // the cache and the store are on different file systems
+      spdlog::debug("uploads to {} copy blocks: {}", store_->Describe(), location.error().message);
+      store_takes_files_ = false;
+      return std::nullopt;
+    case Errc::kNotFound:  // evicted or removed meanwhile: the cache says which
+    case Errc::kCorrupt:   // not the size the cache says: its Get drops the block
+      return std::nullopt;
+    default:
+      return std::pair{std::move(location), file->size};
+  }
+}
+
 bool CoreFs::UploadOne(const util::ObjectId& id) {
-  auto sealed = cache_->Get(id);
-  if (!sealed.ok()) {
+  uint64_t size = 0;
+  util::Result<util::Bytes> location = util::Bytes{};
+  if (auto linked = UploadCacheFile(id)) {
+    std::tie(location, size) = std::move(*linked);
+  } else if (auto sealed = cache_->Get(id); sealed.ok()) {
+    size = sealed->size();
+    location = store_->Put(ObjectName(id), *sealed);
+  } else {
     // Not in the cache: it became garbage (removed) before it was uploaded, or it was lost.
     auto lock = Lock();
     auto txn = meta_->Write();
@@ -95,7 +123,6 @@ bool CoreFs::UploadOne(const util::ObjectId& id) {
     }
     return true;
   }
-  auto location = store_->Put(ObjectName(id), *sealed);
   if (!location.ok()) {
     auto lock = Lock();
     if (last_upload_error_.ok()) {
@@ -108,7 +135,7 @@ bool CoreFs::UploadOne(const util::ObjectId& id) {
   {
     auto lock = Lock();
     last_upload_error_ = util::Ok();
-    uploaded_bytes_ += sealed->size();
+    uploaded_bytes_ += size;
     auto txn = meta_->Write();
     if (!txn.ok()) return false;
     auto pending = (*txn)->HasUpload(id);

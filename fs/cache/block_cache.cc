@@ -187,7 +187,17 @@ void BlockCacheImpl::DiscardFilesLocked(Lock& lock,
   for (size_t i = 0; i < blocks.size(); ++i) {
     const std::string path = PathOf(blocks[i].first);
     renamed[i] = !targets[i].empty() && ::rename(path.c_str(), targets[i].c_str()) == 0;
-    if (!renamed[i]) ::unlink(path.c_str());
+    if (!renamed[i]) {
+      ::unlink(path.c_str());
+      continue;
+    }
+    // A file a store linked (FileOf) is the store's object too: it must never be overwritten.
+    // Once renamed, nobody can link it any more, so its link count is final here.
+    struct stat st {};
+    if (::stat(targets[i].c_str(), &st) != 0 || st.st_nlink != 1) {
+      ::unlink(targets[i].c_str());
+      renamed[i] = false;
+    }
   }
   lock.lock();
   for (size_t i = 0; i < blocks.size(); ++i) {
@@ -329,6 +339,13 @@ util::Result<Bytes> BlockCacheImpl::Get(const ObjectId& id) {
     if (!s.ok()) spdlog::warn("block cache {}: LRU order not saved: {}", dir_, s.error().message);
   }
   return data;
+}
+
+util::Result<BlockCache::BlockFile> BlockCacheImpl::FileOf(const ObjectId& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.inline_data) return NotCached(id);
+  return BlockFile{PathOf(id), it->second.size};
 }
 
 Status BlockCacheImpl::MarkClean(const ObjectId& id) {

@@ -60,6 +60,16 @@ class BlockCache {
   // kNotFound on a miss. A hit becomes the most recently used.
   virtual util::Result<util::Bytes> Get(const util::ObjectId& id) = 0;
   virtual bool Contains(const util::ObjectId& id) = 0;
+  struct BlockFile {
+    std::string path;
+    uint64_t size = 0;
+  };
+  // Where a block's bytes are, for a store that keeps the file itself (a hard link) instead of
+  // a copy: kNotFound when the block is not cached or lives in the index. A block's file is
+  // never written again once it has that path, and a file that has another link is never
+  // reused for other blocks when it is evicted (it is deleted instead). The path may vanish at
+  // any time (the block was evicted or removed): then linking it fails with ENOENT.
+  virtual util::Result<BlockFile> FileOf(const util::ObjectId& id) = 0;
   // The block is now safely in the store: it may be evicted. Missing ids are ignored.
   virtual util::Status MarkClean(const util::ObjectId& id) = 0;
   // Drops a block (garbage, or not wanted); missing ids are ignored.

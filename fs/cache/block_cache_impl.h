@@ -111,6 +111,7 @@ class BlockCacheImpl final : public BlockCache {
     std::lock_guard<std::mutex> lock(mu_);
     return entries_.contains(id);
   }
+  util::Result<BlockFile> FileOf(const ObjectId& id) override;
   Status MarkClean(const ObjectId& id) override;
   Status Remove(const ObjectId& id) override;
   util::Result<std::vector<ObjectId>> DirtyBlocks() override;
@@ -135,7 +136,8 @@ class BlockCacheImpl final : public BlockCache {
   // id must be busy. The staging file is gone afterwards, whatever happens.
   Status WriteBlockFile(const ObjectId& id, ByteSpan sealed, const std::string& staging);
   // Gets rid of the files of blocks already forgotten (memory and index): keeps them as spares
-  // or deletes them. Unlocks meanwhile; the ids are busy until the files are gone.
+  // or deletes them (always those that have another link, see FileOf). Unlocks meanwhile; the ids
+  // are busy until the files are gone.
   void DiscardFilesLocked(Lock& lock, const std::vector<std::pair<ObjectId, uint64_t>>& blocks);
   // Deletes whatever is in the staging directory: spares and half-written blocks of a crash.
   Status ClearStaging();

@@ -36,6 +36,13 @@ class BlockStore {
   // Stores a sealed block under an object name (the core's HMAC name; ValidateObjectName rules).
   // Returns the location record. kUnavailable (retryable) when too few nodes take it.
   virtual util::Result<util::Bytes> Put(std::string_view name, util::ByteSpan sealed) = 0;
+  // Put of a sealed block that is the whole content of the file at path (size bytes), as
+  // ShardStore::PutFile: the location record, or kUnsupported (the default), kCrossDevice or
+  // kNotFound when the caller has to Put the bytes instead.
+  virtual util::Result<util::Bytes> PutFile(std::string_view /*name*/, const std::string& /*path*/,
+                                            uint64_t /*size*/) {
+    return util::MakeError(util::Errc::kUnsupported, Describe() + " keeps no files of others");
+  }
   // The block's bytes, exactly as Put got them. kUnavailable when too few shards can be had
   // now (retryable), kCorrupt when the location record is damaged or the shards cannot be
   // reconstructed into what was stored (never wrong bytes).

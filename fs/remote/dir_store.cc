@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <utility>
 
@@ -203,25 +204,74 @@ util::Status DirStore::Put(std::string_view name, util::ByteSpan data) {
   if (auto s = EnsureFanoutDir(fanout); !s.ok()) return StoreError(s.error());
   auto tmp = WriteTemp(fanout, name, data);
   if (!tmp.ok()) return StoreError(tmp.error());
-  {
-    std::lock_guard lock(mu_);
-    struct stat old {};
-    bool replaced = usage_known_ && ::lstat(path.c_str(), &old) == 0;
-    if (::rename(tmp->c_str(), path.c_str()) != 0) {
-      Error e = ErrnoError(errno, "cannot rename " + *tmp + " to " + path);
-      ::unlink(tmp->c_str());
-      return StoreError(e);
+  if (auto s = Install(*tmp, path, data.size()); !s.ok()) return StoreError(s.error());
+  if (auto s = util::FsyncPath(fanout); !s.ok()) return StoreError(s.error());
+  return util::Ok();
+}
+
+util::Status DirStore::PutFile(std::string_view name, const std::string& source, uint64_t size) {
+  SHARDFS_TRY(ValidateObjectName(name));
+  const std::string fanout = FanoutDir(name);
+  const std::string path = fanout + "/" + std::string(name);
+  if (auto s = EnsureFanoutDir(fanout); !s.ok()) return StoreError(s.error());
+  std::string tmp;
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      tmp = fmt::format("{}/.tmp-{}-L{}-{}", fanout, name, ::getpid(), next_link_++);
     }
-    if (usage_known_) {
-      used_bytes_ += data.size();
-      if (replaced) {
-        used_bytes_ -= static_cast<uint64_t>(old.st_size);
-      } else {
-        ++objects_;
-      }
+    if (::link(source.c_str(), tmp.c_str()) == 0) break;
+    const int err = errno;
+    if (err == EEXIST) continue;  // left by a crashed process of the same pid: another name
+    const std::string what = fmt::format("cannot link {} as {}", source, tmp);
+    if (err == ENOENT) return MakeError(Errc::kNotFound, what + ": it is gone");
+    if (err == EXDEV || err == EPERM || err == EMLINK || err == EOPNOTSUPP) {
+      return MakeError(Errc::kCrossDevice, fmt::format("{}: {}", what, std::strerror(err)));
     }
+    return StoreError(ErrnoError(err, what));
+  }
+  auto fail = [&](Error e) {
+    ::unlink(tmp.c_str());
+    return StoreError(e);
+  };
+  Fd fd(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return fail(ErrnoError(errno, "cannot open " + tmp));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail(ErrnoError(errno, "cannot stat " + tmp));
+  if (static_cast<uint64_t>(st.st_size) != size) {
+    return fail(MakeError(Errc::kCorrupt, fmt::format("{} holds {} bytes, not the {} expected",
+                                                      source, st.st_size, size)));
+  }
+  if (::fsync(fd.get()) != 0) return fail(ErrnoError(errno, "cannot fsync " + tmp));
+  // Stored already (a retry): rename would keep both names of the one file.
+  struct stat there {};
+  if (::lstat(path.c_str(), &there) == 0 && there.st_ino == st.st_ino &&
+      there.st_dev == st.st_dev) {
+    ::unlink(tmp.c_str());
+  } else if (auto s = Install(tmp, path, size); !s.ok()) {
+    return StoreError(s.error());
   }
   if (auto s = util::FsyncPath(fanout); !s.ok()) return StoreError(s.error());
+  return util::Ok();
+}
+
+util::Status DirStore::Install(const std::string& tmp, const std::string& path, uint64_t size) {
+  std::lock_guard lock(mu_);
+  struct stat old {};
+  bool replaced = usage_known_ && ::lstat(path.c_str(), &old) == 0;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Error e = ErrnoError(errno, "cannot rename " + tmp + " to " + path);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  if (usage_known_) {
+    used_bytes_ += size;
+    if (replaced) {
+      used_bytes_ -= static_cast<uint64_t>(old.st_size);
+    } else {
+      ++objects_;
+    }
+  }
   return util::Ok();
 }
 

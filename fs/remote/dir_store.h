@@ -2,6 +2,7 @@
 // <dir>/objects/<first two characters of the name>/<name> (the fan-out keeps directories small).
 // A Put is durable when it returns: temp file, fsync, rename over, fsync of the directory; temp
 // files are named ".tmp-<name>-XXXXXX", which no object name can be, so List never sees them.
+// PutFile does the same with a hard link to a file that is already written.
 // One DirStore per directory at a time (usage is tracked in memory). Thread-safe.
 #pragma once
 
@@ -21,6 +22,11 @@ class DirStore final : public ShardStore {
   static util::Result<std::unique_ptr<DirStore>> Open(const std::string& dir);
 
   util::Status Put(std::string_view name, util::ByteSpan data) override;
+  // A hard link to the file, fsynced, renamed into place and the directory fsynced, as a Put:
+  // the bytes are written once when the file is on the store's file system (a drive's block
+  // cache next to its dir: store). kCrossDevice when it is not, or links are refused;
+  // kCorrupt, and nothing stored, when the file does not hold size bytes.
+  util::Status PutFile(std::string_view name, const std::string& path, uint64_t size) override;
   util::Result<util::Bytes> Get(std::string_view name) override;
   util::Result<util::Bytes> GetRange(std::string_view name, uint64_t offset,
                                      uint64_t length) override;
@@ -45,6 +51,8 @@ class DirStore final : public ShardStore {
   // Creates, fills and fsyncs a temp file beside path; returns its path.
   util::Result<std::string> WriteTemp(const std::string& fanout, std::string_view name,
                                       util::ByteSpan data);
+  // Renames a durable temp file over the object's path, keeping the usage counters exact.
+  util::Status Install(const std::string& tmp, const std::string& path, uint64_t size);
   util::Status WalkUsageLocked();
   util::Error StoreError(const util::Error& e) const;
 
@@ -58,6 +66,7 @@ class DirStore final : public ShardStore {
   uint64_t used_bytes_ = 0;                // guarded by mu_
   uint64_t objects_ = 0;                   // guarded by mu_
   std::set<std::string> durable_fanouts_;  // guarded by mu_: fan-out dirs known to be on disk
+  uint64_t next_link_ = 0;                 // guarded by mu_: names PutFile's temp links
 };
 
 }  // namespace shardfs::remote

@@ -60,4 +60,8 @@ util::Result<util::Bytes> ShardStore::GetRangeCancellable(std::string_view name,
   return data;
 }
 
+util::Status ShardStore::PutFile(std::string_view, const std::string&, uint64_t) {
+  return util::MakeError(util::Errc::kUnsupported, Describe() + " keeps no files of others");
+}
+
 }  // namespace shardfs::remote

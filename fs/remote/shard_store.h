@@ -42,6 +42,12 @@ class ShardStore {
   virtual util::Result<util::Bytes> GetRangeCancellable(std::string_view name, uint64_t offset,
                                                         uint64_t length,
                                                         const util::CancelToken& cancel);
+  // Put of the whole content of the file at path (size bytes), a file nobody writes again (it
+  // may be deleted or renamed meanwhile): a store on the same file system may keep the file
+  // itself, by a hard link, instead of a copy of its bytes. kUnsupported when this store never
+  // does (the default), kCrossDevice when it cannot for this file (another file system, or
+  // links refused), kNotFound when the file is gone; the caller then Puts the bytes.
+  virtual util::Status PutFile(std::string_view name, const std::string& path, uint64_t size);
   // Removing a missing object is not an error.
   virtual util::Status Delete(std::string_view name) = 0;
   // Names starting with prefix, sorted.

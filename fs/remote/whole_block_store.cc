@@ -7,6 +7,12 @@ util::Result<util::Bytes> WholeBlockStore::Put(std::string_view name, util::Byte
   return util::Bytes{};
 }
 
+util::Result<util::Bytes> WholeBlockStore::PutFile(std::string_view name, const std::string& path,
+                                                   uint64_t size) {
+  SHARDFS_TRY(store_->PutFile(name, path, size));
+  return util::Bytes{};
+}
+
 util::Result<util::Bytes> WholeBlockStore::Get(std::string_view name, util::ByteSpan location) {
   if (!location.empty()) {
     return util::MakeError(util::Errc::kCorrupt,

@@ -14,6 +14,8 @@ class WholeBlockStore final : public BlockStore {
   explicit WholeBlockStore(std::unique_ptr<ShardStore> store) : store_(std::move(store)) {}
 
   util::Result<util::Bytes> Put(std::string_view name, util::ByteSpan sealed) override;
+  util::Result<util::Bytes> PutFile(std::string_view name, const std::string& path,
+                                    uint64_t size) override;
   util::Result<util::Bytes> Get(std::string_view name, util::ByteSpan location) override;
   util::Status Delete(std::string_view name, util::ByteSpan location) override;
   util::Result<StoreUsage> Usage() override { return store_->Usage(); }

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "fs/cache/block_files.h"
 #include "tests/cache/block_test_util.h"
 #include "tests/cache/temp_dir.h"
 
@@ -177,6 +178,44 @@ TEST_P(BlockFileTest, ReusedFilesHoldExactlyTheNewBlock) {
   EXPECT_EQ(st.st_size, 4000);
   PutOk(*cache, 9, false, 50);  // evicts 6; takes the 100-byte spare left by 4
   ExpectBlock(*cache, 9, 50);
+}
+
+TEST_P(BlockCacheTest, FileOfNamesTheFileOfABlockInAFile) {
+  auto cache = Open(1 << 20);
+  ASSERT_TRUE(cache);
+  PutOk(*cache, 1, true);
+  auto file = cache->FileOf(Id(1));
+  if (Inline()) {
+    EXPECT_EQ(file.code(), Errc::kNotFound);  // its bytes are in the index
+  } else {
+    ASSERT_TRUE(file.ok()) << file.error().message;
+    EXPECT_EQ(file->path, BlockFileOf(CacheDir(), Id(1)));
+    EXPECT_EQ(file->size, kSize);
+  }
+  EXPECT_EQ(cache->FileOf(Id(2)).code(), Errc::kNotFound);
+}
+
+// A store may keep a block's file by a hard link (FileOf): the cache must then never write
+// another block into it when it evicts or removes the block.
+TEST_P(BlockFileTest, LinkedFilesAreNeverReused) {
+  auto cache = Open(3 * 4000);
+  ASSERT_TRUE(cache);
+  for (uint32_t n : {1, 2, 3}) PutOk(*cache, n, false, 4000);
+  const std::string kept_1 = dir_.Sub("kept-1"), kept_2 = dir_.Sub("kept-2");
+  ASSERT_EQ(::link(cache->FileOf(Id(1))->path.c_str(), kept_1.c_str()), 0);
+  ASSERT_EQ(::link(cache->FileOf(Id(2))->path.c_str(), kept_2.c_str()), 0);
+  ASSERT_TRUE(cache->Remove(Id(2)).ok());
+  for (uint32_t n = 10; n < 20; ++n) PutOk(*cache, n, false, 4000);  // evicts 1, 3 and more
+  EXPECT_GE(cache->Stats().evictions, 8u);
+  for (auto [path, n] : {std::pair{kept_1, 1u}, std::pair{kept_2, 2u}}) {
+    auto kept = ReadBlockFile(path, 4000);
+    ASSERT_TRUE(kept.ok()) << kept.error().message;
+    EXPECT_EQ(*kept, Block(n, 4000)) << path << " was overwritten";
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_nlink, 1u) << "the cache kept a name for " << path;
+  }
+  for (uint32_t n = 17; n < 20; ++n) ExpectBlock(*cache, n, 4000);
 }
 
 TEST_P(BlockFileTest, SpareFilesAreBoundedAndGoneAfterClose) {

@@ -1,7 +1,8 @@
 // A CoreFs over real LMDB and block-cache directories in a temporary folder and an in-memory
-// store the test can inspect and break (FaultyStore over MemStore), or, with erasure_nodes > 0,
-// an ErasureStore (4+2 when there are 6) over that many such stores. Remount() closes and
-// reopens the filesystem over the same state, as an unmount and mount would. Test-only.
+// store the test can inspect and break (FaultyStore over MemStore), a DirStore (dir_store), or,
+// with erasure_nodes > 0, an ErasureStore (4+2 when there are 6) over that many such stores.
+// Remount() closes and reopens the filesystem over the same state, as an unmount and mount
+// would. Test-only.
 #pragma once
 
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include "fs/core_fs.h"
 #include "fs/crypto/keys.h"
 #include "fs/meta_store.h"
+#include "fs/remote/dir_store.h"
 #include "fs/remote/erasure_store.h"
 #include "fs/remote/testing/faulty_store.h"
 #include "fs/remote/testing/mem_store.h"
@@ -53,7 +55,12 @@ class CoreFsHarness {
     faulty_ = faulty.get();
     std::unique_ptr<remote::BlockStore> block_store;
     std::vector<std::unique_ptr<remote::ShardStore>> node_stores;
-    if (node_mems_.empty()) {
+    if (!dir_store.empty()) {
+      auto dir = remote::DirStore::Open(dir_store);
+      if (!dir.ok()) return dir.error();
+      block_store = std::make_unique<remote::WholeBlockStore>(std::move(dir).value());
+      faulty_ = nullptr;
+    } else if (node_mems_.empty()) {
       block_store = std::make_unique<remote::WholeBlockStore>(std::move(faulty));
     } else {
       std::vector<remote::ErasureNode> nodes;
@@ -117,6 +124,8 @@ class CoreFsHarness {
   uint64_t block_size() const { return block_size_; }
 
   uint64_t quota = 0;  // the drive config's quota at the next Mount
+  // When set, the next Mount stores blocks in a DirStore there instead of in memory.
+  std::string dir_store;
 
  private:
   uint64_t block_size_, cache_size_, memory_budget_;

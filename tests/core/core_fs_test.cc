@@ -361,6 +361,48 @@ TEST(CoreFsWriteBackTest, SmallFilesWaitForAPauseStreamsUploadAsTheyGo) {
 
 // Blocks waiting for upload go to the store before garbage is deleted from it: a new file
 // written after a large one was deleted is stored first, then the old blocks go.
+// A dir: store on the cache's file system keeps the cache's block files themselves (hard
+// links): the bytes are written to the disk once. The cache, evicting and removing blocks,
+// never writes into a file the store holds.
+TEST(CoreFsDirStoreTest, StoreKeepsTheCacheFilesAndTheCacheNeverRewritesThem) {
+  constexpr uint64_t kBlock = 128 << 10;
+  CoreFsHarness h(kBlock, /*cache_size=*/6 * kBlock, /*memory_budget=*/4 * kBlock);
+  h.dir_store = h.dir() + "/store";
+  ASSERT_TRUE(h.Mount().ok());
+  auto c = h.fs().Create(kRootIno, "big", 0644, O_RDWR | O_CREAT, RootCaller());
+  ASSERT_TRUE(c.ok());
+  const util::Bytes first = Pattern(4 * kBlock, 3);
+  ASSERT_TRUE(h.fs().Write(c->attr.ino, c->fh, 0, first).ok());
+  ASSERT_TRUE(h.fs().Fsync(c->attr.ino, c->fh, false).ok());
+  ASSERT_TRUE(h.fs().WaitForUploads().ok());
+  auto linked_objects = [&] {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(h.dir_store)) {
+      if (e.is_regular_file() && e.hard_link_count() == 2) ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(linked_objects(), 4u);  // each block's one file, in the cache and in the store
+  // Overwrite every block (the old ones become garbage and leave the cache) and add more than
+  // the cache holds (uploaded blocks are evicted): the files freed are not reused as spares.
+  const util::Bytes second = Pattern(16 * kBlock, 7);
+  ASSERT_TRUE(h.fs().Write(c->attr.ino, c->fh, 0, second).ok());
+  ASSERT_TRUE(h.fs().Release(c->attr.ino, c->fh).ok());
+  ASSERT_TRUE(h.fs().WaitForUploads().ok());
+  EXPECT_LE(h.fs().GetStatus().cache_used_bytes, 6 * kBlock);  // so blocks were evicted
+  h.Unmount();
+  h.WipeCache();
+  ASSERT_TRUE(h.Mount().ok());
+  auto fh = h.fs().Open(c->attr.ino, O_RDONLY);
+  ASSERT_TRUE(fh.ok());
+  util::Bytes out(second.size());
+  auto n = h.fs().Read(c->attr.ino, *fh, 0, out);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, second.size());
+  EXPECT_TRUE(out == second) << "a block in the store was overwritten";
+  ASSERT_TRUE(h.fs().Release(c->attr.ino, *fh).ok());
+}
+
 TEST_F(CoreFsTest, UploadsGoBeforeGarbageIsDeleted) {
   constexpr size_t kBlocks = 16;
   const size_t size = kBlocks * h_.block_size();

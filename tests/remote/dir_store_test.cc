@@ -133,6 +133,50 @@ TEST_F(DirStoreTest, IgnoresTempAndStrayFiles) {
   EXPECT_EQ(u->used_bytes, 4u);
 }
 
+TEST_F(DirStoreTest, PutFileKeepsTheFileItself) {
+  const std::string src = tmp_.path() + "/block";
+  const Bytes content(300000, 0x42);
+  ASSERT_TRUE(util::WriteFileAtomic(src, content, 0600).ok());
+  ASSERT_TRUE(store_->Usage().ok());  // counted from here on
+  for (int i = 0; i < 2; ++i) {       // the second time, as a retry would
+    auto s = store_->PutFile("linked", src, content.size());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  struct stat a {
+  }, b{};
+  ASSERT_EQ(::stat(src.c_str(), &a), 0);
+  ASSERT_EQ(::stat(store_->ObjectPath("linked").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(b.st_nlink, 2u);  // no temp link left behind by the retry either
+  EXPECT_EQ(FilesUnder(root_), std::vector<std::string>{"objects/li/linked"});
+  auto u = store_->Usage();
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->objects, 1u);
+  EXPECT_EQ(u->used_bytes, content.size());
+
+  // The object outlives the file it came from, and a Put replaces it like any other.
+  ASSERT_EQ(::unlink(src.c_str()), 0);
+  EXPECT_EQ(*store_->Get("linked"), content);
+  PutOk("linked", Str("replaced"));
+  EXPECT_EQ(*store_->Get("linked"), Str("replaced"));
+  EXPECT_EQ(store_->Usage()->used_bytes, 8u);
+}
+
+TEST_F(DirStoreTest, PutFileRefusesWhatItCannotKeep) {
+  const std::string src = tmp_.path() + "/block";
+  ASSERT_TRUE(util::WriteFileAtomic(src, Str("twelve bytes"), 0600).ok());
+  auto wrong_size = store_->PutFile("wrong", src, 13);
+  EXPECT_EQ(wrong_size.code(), Errc::kCorrupt);
+  EXPECT_NE(wrong_size.error().message.find(src), std::string::npos) << wrong_size.error().message;
+  auto gone = store_->PutFile("gone", tmp_.path() + "/missing", 12);
+  EXPECT_EQ(gone.code(), Errc::kNotFound);
+  EXPECT_EQ(store_->PutFile("../escaped", src, 12).code(), Errc::kInvalid);
+  EXPECT_EQ(FilesUnder(root_), std::vector<std::string>{});  // nothing stored, no temp link
+  struct stat st {};
+  ASSERT_EQ(::stat(src.c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 1u);
+}
+
 TEST_F(DirStoreTest, NamesCannotEscape) {
   for (const char* name : {"../escaped", "../../escaped", "ab/../../escaped", "/tmp/escaped", "..",
                            ".", ".tmp-x-123456"}) {
@@ -234,6 +278,15 @@ TEST_F(DirStoreFullDiskTest, FullDiskIsNoSpaceAndKeepsEarlierObjects) {
   ASSERT_TRUE(store_->Delete("obj-0").ok());
   ASSERT_TRUE(store_->Delete("obj-1").ok());
   EXPECT_TRUE(store_->Put(failed, chunk).ok());
+}
+
+TEST_F(DirStoreFullDiskTest, PutFileFromAnotherFileSystemIsCrossDevice) {
+  const std::string src = tmp_.path() + "/block";  // not on the tmpfs
+  ASSERT_TRUE(util::WriteFileAtomic(src, Str("elsewhere"), 0600).ok());
+  auto s = store_->PutFile("obj", src, 9);
+  EXPECT_EQ(s.code(), Errc::kCrossDevice) << (s.ok() ? "linked" : s.error().message);
+  EXPECT_EQ(FilesUnder(mount_ + "/store"), std::vector<std::string>{});
+  EXPECT_TRUE(store_->Put("obj", Str("elsewhere")).ok());  // what the caller does instead
 }
 
 }  // namespace
