@@ -115,7 +115,7 @@ Status SyncWithProgress(const fuse::MountEntry& m) {
   auto last_print = start - std::chrono::hours(1);
   uint64_t total = 0, first_uploaded = 0, printed = 0;
   bool first = true, done = false;
-  std::string error;
+  std::string error, store;
   Status s = fuse::ControlRequest(
       m.major, m.minor, DaemonUid(m), "sync", [&](std::string_view line) -> Status {
         if (line.find("\"done\"") != std::string_view::npos) {
@@ -129,6 +129,7 @@ Status SyncWithProgress(const fuse::MountEntry& m) {
         SHARDFS_ASSIGN_OR_RETURN(core::DriveStatus st, fuse::StatusFromJson(line));
         if (first) {
           first_uploaded = st.uploaded_bytes;
+          store = st.store;
           first = false;
         }
         total = std::max(total, st.pending_bytes);
@@ -149,7 +150,9 @@ Status SyncWithProgress(const fuse::MountEntry& m) {
   if (!error.empty()) return MakeError(Errc::kUnavailable, "the daemon says: " + error);
   if (!done) return MakeError(Errc::kUnavailable, "the daemon stopped before the sync finished");
   if (total > 0) {
-    fmt::print(stderr, "stored {} on the nodes in {}\n", util::HumanSize(total),
+    // A dir: store is one directory, not nodes.
+    const std::string where = store.starts_with("dir:") ? "in " + store : "on the nodes";
+    fmt::print(stderr, "stored {} {} in {}\n", util::HumanSize(total), where,
                Duration(std::chrono::duration<double>(Clock::now() - start).count()));
   }
   return util::Ok();
