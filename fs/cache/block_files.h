@@ -3,7 +3,8 @@
 // directory until it is renamed into place, so a crash leaves the old file or the new one, and
 // staging files that Open deletes. Evicted files wait in staging too, as spares that the next
 // blocks overwrite: on the machines measured, writing into a file's cached pages runs at
-// ~5 GB/s but into fresh pages at 0.2-0.6 GB/s (see bench/cache_churn).
+// ~5 GB/s but into fresh pages at 0.2-0.6 GB/s (see bench/cache_churn). A file with another
+// link (a dir: store keeps it as its object, see BlockCache::FileOf) is never a spare.
 // Nothing here fsyncs: BlockCache::Sync does, in one batch. The functions are thread-safe (no
 // shared state; callers make sure one thread at a time touches a given id); SparePool is not.
 #pragma once
