@@ -243,22 +243,21 @@ util::Status DirStore::PutFile(std::string_view name, const std::string& source,
                                                       source, st.st_size, size)));
   }
   if (::fsync(fd.get()) != 0) return fail(ErrnoError(errno, "cannot fsync " + tmp));
-  // Stored already (a retry): rename would keep both names of the one file.
-  struct stat there {};
-  if (::lstat(path.c_str(), &there) == 0 && there.st_ino == st.st_ino &&
-      there.st_dev == st.st_dev) {
-    ::unlink(tmp.c_str());
-  } else if (auto s = Install(tmp, path, size); !s.ok()) {
-    return StoreError(s.error());
-  }
+  if (auto s = Install(tmp, path, size, &st); !s.ok()) return StoreError(s.error());
   if (auto s = util::FsyncPath(fanout); !s.ok()) return StoreError(s.error());
   return util::Ok();
 }
 
-util::Status DirStore::Install(const std::string& tmp, const std::string& path, uint64_t size) {
+util::Status DirStore::Install(const std::string& tmp, const std::string& path, uint64_t size,
+                               const struct stat* linked) {
   std::lock_guard lock(mu_);
   struct stat old {};
-  bool replaced = usage_known_ && ::lstat(path.c_str(), &old) == 0;
+  bool replaced = (usage_known_ || linked != nullptr) && ::lstat(path.c_str(), &old) == 0;
+  if (replaced && linked != nullptr && old.st_ino == linked->st_ino &&
+      old.st_dev == linked->st_dev) {
+    ::unlink(tmp.c_str());  // stored already (a retry): rename would keep both names
+    return util::Ok();
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     Error e = ErrnoError(errno, "cannot rename " + tmp + " to " + path);
     ::unlink(tmp.c_str());

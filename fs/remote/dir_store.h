@@ -6,6 +6,8 @@
 // One DirStore per directory at a time (usage is tracked in memory). Thread-safe.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <memory>
 #include <mutex>
 #include <set>
@@ -52,7 +54,10 @@ class DirStore final : public ShardStore {
   util::Result<std::string> WriteTemp(const std::string& fanout, std::string_view name,
                                       util::ByteSpan data);
   // Renames a durable temp file over the object's path, keeping the usage counters exact.
-  util::Status Install(const std::string& tmp, const std::string& path, uint64_t size);
+  // linked: the temp name's file when it is a link PutFile made, which may be at path already
+  // (a retry); then only the temp name goes.
+  util::Status Install(const std::string& tmp, const std::string& path, uint64_t size,
+                       const struct stat* linked = nullptr);
   util::Status WalkUsageLocked();
   util::Error StoreError(const util::Error& e) const;
 

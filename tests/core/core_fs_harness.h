@@ -51,16 +51,16 @@ class CoreFsHarness {
     if (!meta.ok()) return meta.error();
     auto cache = cache::BlockCache::Open({dir_ + "/cache/blocks", cache_size_});
     if (!cache.ok()) return cache.error();
-    auto faulty = std::make_unique<remote::testing::FaultyStore>(&mem_);
-    faulty_ = faulty.get();
+    faulty_ = nullptr;
     std::unique_ptr<remote::BlockStore> block_store;
     std::vector<std::unique_ptr<remote::ShardStore>> node_stores;
     if (!dir_store.empty()) {
       auto dir = remote::DirStore::Open(dir_store);
       if (!dir.ok()) return dir.error();
       block_store = std::make_unique<remote::WholeBlockStore>(std::move(dir).value());
-      faulty_ = nullptr;
     } else if (node_mems_.empty()) {
+      auto faulty = std::make_unique<remote::testing::FaultyStore>(&mem_);
+      faulty_ = faulty.get();
       block_store = std::make_unique<remote::WholeBlockStore>(std::move(faulty));
     } else {
       std::vector<remote::ErasureNode> nodes;
