@@ -10,6 +10,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/password.h"
+#include "cli/remount_command.h"
 #include "cli/status_command.h"
 #include "fs/drive_fs.h"
 #include "fs/drive_probe.h"
@@ -33,6 +35,7 @@
 #include "fs/fuse/mount_table.h"
 #include "fs/util/files.h"
 #include "fs/util/log.h"
+#include "fs/util/units.h"
 
 extern char** environ;
 
@@ -60,8 +63,9 @@ struct ServeRequest {
   std::string mountpoint;  // absolute, symlinks resolved
 };
 
-// Told exactly once: the error that kept the drive from being mounted, or Ok once it is.
-using ReportFn = std::function<void(const Status&)>;
+// Told exactly once: the error that kept the drive from being mounted, or Ok once it is, with
+// a warning for the user ("" when there is none).
+using ReportFn = std::function<void(const Status&, const std::string& warning)>;
 
 bool IsShardfsType(const fuse::MountEntry& m) {
   return m.fs_type == "fuse." + std::string(fuse::kSubtype);
@@ -157,6 +161,17 @@ std::unique_ptr<fuse::ControlServer> StartControl(core::Filesystem& fs,
   return std::move(server).value();
 }
 
+// What the user who mounts should know at once: a cache whose disk cannot hold its size.
+std::string MountWarning(core::Filesystem& fs, const std::string& cache_dir) {
+  const core::DriveStatus st = fs.GetStatus();
+  if (st.cache_capacity_bytes >= st.cache_budget_bytes) return "";
+  return fmt::format(
+      "the disk of the cache directory {} has room for {} of cache, less than its size of {} "
+      "(cache_size=): the cache evicts what is stored and has writers wait for uploads to stay "
+      "within it; free space there or choose a smaller cache_size to silence this",
+      cache_dir, util::HumanSize(st.cache_capacity_bytes), util::HumanSize(st.cache_budget_bytes));
+}
+
 // Opens, mounts and serves the drive until it is unmounted.
 Status ServeDrive(ServeRequest request, const ReportFn& report) {
   fuse::BlockTerminationSignals();  // before the core starts threads
@@ -178,29 +193,32 @@ Status ServeDrive(ServeRequest request, const ReportFn& report) {
   std::optional<fuse::DaemonListener> listener;
   auto unreachable = core::ProbeNodes(request.drive.config, kProbeTimeout);
   if (!unreachable.ok()) {
-    report(unreachable.error());
+    report(unreachable.error(), "");
     return unreachable.error();
   }
   for (const std::string& node : *unreachable) {
     spdlog::warn("mounting without {}; enough nodes answered to read and write", node);
   }
+  const std::string cache_dir = request.drive.config.cache_dir;
   auto fs = core::OpenDriveFilesystem(std::move(request.drive), fs_options);
   if (!fs.ok()) {
     Status error =
         fs.error().WithContext(fmt::format("cannot open drive '{}'", request.drive_name));
-    report(error);
+    report(error, "");
     return error;
   }
   PidFile pid_file(pid_path);
   auto session = fuse::FuseSession::Mount(**fs, request.options, "shardfs:" + request.drive_name,
                                           request.mountpoint);
   if (!session.ok()) {
-    report(session.error());
+    report(session.error(), "");
     return session.error();
   }
   listener = ListenForUnmount(request.mountpoint);
   std::unique_ptr<fuse::ControlServer> control = StartControl(**fs, request.mountpoint);
-  report(util::Ok());
+  const std::string warning = MountWarning(**fs, cache_dir);
+  if (!warning.empty()) spdlog::warn("{}", warning);
+  report(util::Ok(), warning);
   Status status = (*session)->Run();
   if (status.ok()) {
     spdlog::info("drive '{}' is unmounted and its data stored", request.drive_name);
@@ -217,12 +235,15 @@ void WriteAll(int fd, std::string_view data) {
   }
 }
 
-// One status byte (0 mounted, else 1 + the Errc) and the error message.
-void SendReadiness(int fd, const Status& status) {
+// One status byte (0 mounted, else 1 + the Errc) and the error message, or once mounted a
+// warning for the user.
+void SendReadiness(int fd, const Status& status, const std::string& warning) {
   std::string message(1, '\0');
   if (!status.ok()) {
     message[0] = static_cast<char>(1 + static_cast<int>(status.code()));
     message += status.error().message;
+  } else {
+    message += warning;
   }
   WriteAll(fd, message);
 }
@@ -261,6 +282,7 @@ Status AwaitDaemon(int fd, pid_t pid, const ServeRequest& request, bool announce
                                  pid, exited ? DescribeExit(wstatus) : "no report"));
   }
   if (report[0] == '\0') {
+    if (report.size() > 1) fmt::print(stderr, "shardfs: warning: {}\n", report.substr(1));
     if (!announce) return util::Ok();
     fmt::print("mounted {} at {}; unmount with `shardfs unmount {}`\n", request.drive_name,
                request.mountpoint, request.mountpoint);
@@ -294,14 +316,16 @@ Status RunDaemon(ServeRequest request, const std::string& log_level, bool announ
   RedirectToDevNull(STDOUT_FILENO);
   util::InitLogging(util::LogSink::kSyslog, log_level);
   int ready_fd = fds[1];
-  Status status = ServeDrive(std::move(request), [&ready_fd](const Status& ready) {
-    SendReadiness(ready_fd, ready);
-    ::close(ready_fd);
-    ready_fd = -1;
-    RedirectToDevNull(STDERR_FILENO);
-  });
+  Status status =
+      ServeDrive(std::move(request), [&ready_fd](const Status& ready, const std::string& warning) {
+        SendReadiness(ready_fd, ready, warning);
+        ::close(ready_fd);
+        ready_fd = -1;
+        RedirectToDevNull(STDERR_FILENO);
+      });
   if (ready_fd >= 0) {  // not reached: ServeDrive always reports
-    SendReadiness(ready_fd, status.ok() ? Status(MakeError(Errc::kInternal, "no report")) : status);
+    SendReadiness(ready_fd, status.ok() ? Status(MakeError(Errc::kInternal, "no report")) : status,
+                  "");
     ::close(ready_fd);
   }
   if (!status.ok()) spdlog::error("{}", status.error().message);
@@ -311,7 +335,8 @@ Status RunDaemon(ServeRequest request, const std::string& log_level, bool announ
 Status RunForeground(ServeRequest request) {
   const std::string drive = request.drive_name;
   const std::string mountpoint = request.mountpoint;
-  return ServeDrive(std::move(request), [&](const Status& ready) {
+  return ServeDrive(std::move(request), [&](const Status& ready, const std::string& warning) {
+    if (!warning.empty()) fmt::print(stderr, "shardfs: warning: {}\n", warning);
     if (ready.ok()) {
       fmt::print(stderr, "mounted {} at {}; unmount with `shardfs unmount {}`\n", drive, mountpoint,
                  mountpoint);
@@ -440,9 +465,18 @@ void LogToSyslog(const Status& status) {
 Status RunMount(const CommonOptions& common, const MountCommandOptions& o) {
   fuse::MountOptions options;
   Status parsed = util::Ok();
+  const bool remount = std::any_of(o.options.begin(), o.options.end(),
+                                   [](const std::string& text) { return fuse::HasRemount(text); });
   for (const std::string& text : o.options) {
-    parsed = fuse::ParseMountOptions(text, options);
+    parsed =
+        remount ? fuse::ParseRemountOptions(text, options) : fuse::ParseMountOptions(text, options);
     if (!parsed.ok()) break;
+  }
+  if (parsed.ok() && options.remount) {
+    util::InitLogging(util::LogSink::kStderr, options.debug ? "debug" : "warn");
+    Status remounted = RunRemount(o.mountpoint, options);
+    if (!remounted.ok() && o.from_mount_helper) LogToSyslog(remounted.error());
+    return remounted;
   }
   const std::string level = options.debug ? "debug" : "info";
   // Before the fork only warnings reach the terminal; the daemon logs `level` to syslog.

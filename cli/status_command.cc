@@ -51,7 +51,7 @@ std::string ProgressLine(const core::DriveStatus& st, uint64_t total_bytes, doub
 }
 
 void PrintStatus(const fuse::MountEntry& m, const core::DriveStatus& st) {
-  fmt::print("{} on {}\n", m.source, m.mount_point);
+  fmt::print("{} on {}{}\n", m.source, m.mount_point, st.read_only ? " (read-only)" : "");
   fmt::print("  store      {}\n", st.store);
   fmt::print("  uploads    {} blocks, {} waiting; {} stored since mount{}\n", st.pending_blocks,
              util::HumanSize(st.pending_bytes), util::HumanSize(st.uploaded_bytes),
@@ -63,6 +63,10 @@ void PrintStatus(const fuse::MountEntry& m, const core::DriveStatus& st) {
   fmt::print("  cache      {} of {} used, {} not yet uploaded; {} hits, {} misses\n",
              util::HumanSize(st.cache_used_bytes), util::HumanSize(st.cache_budget_bytes),
              util::HumanSize(st.cache_dirty_bytes), st.cache_hits, st.cache_misses);
+  if (st.cache_capacity_bytes < st.cache_budget_bytes) {
+    fmt::print("             its disk has room for {} only: it evicts and waits for uploads\n",
+               util::HumanSize(st.cache_capacity_bytes));
+  }
   fmt::print("  memory     {} of {} in file buffers\n", util::HumanSize(st.buffer_bytes),
              util::HumanSize(st.buffer_budget_bytes));
   fmt::print("  readahead  {} blocks loaded ahead of readers; {} reads waited for a block\n",

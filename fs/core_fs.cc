@@ -35,10 +35,15 @@ CoreFs::CoreFs(Deps deps)
       store_(std::move(deps.store)),
       clock_(std::move(deps.clock)),
       options_(deps.options),
+      read_only_(deps.options.read_only),
       lock_fd_(deps.lock_fd),
       root_uid_(deps.root_uid),
       root_gid_(deps.root_gid),
       block_size_(config_.block_size) {}
+
+util::Error CoreFs::ReadOnlyError() {
+  return MakeError(Errc::kReadOnly, "the drive is mounted read-only");
+}
 
 Result<std::unique_ptr<CoreFs>> CoreFs::Open(Deps deps) {
   std::unique_ptr<CoreFs> fs(new CoreFs(std::move(deps)));
@@ -174,7 +179,8 @@ Attr CoreFs::ToAttr(const Node& n) const {
   a.size = r.size;
   uint64_t stored = r.stored_bytes;
   for (const auto& [index, b] : n.buffers) {
-    if (b.dirty) stored += b.length;  // an estimate until sealed; close enough for du
+    // What a dirty buffer adds to its block as stored (a seal may still cut it to the size).
+    if (b.dirty && b.length > b.stored_length) stored += b.length - b.stored_length;
   }
   a.blocks = (std::min(stored, std::max<uint64_t>(r.size, stored)) + 511) / 512;
   a.blksize = static_cast<uint32_t>(std::min<uint64_t>(block_size_, 1 << 20));
@@ -237,9 +243,16 @@ Result<uint64_t> CoreFs::AllocIno() {
 
 Result<Attr> CoreFs::Lookup(uint64_t parent, std::string_view name) {
   auto lock = Lock();
+  // With EXPORT_SUPPORT the kernel looks up "." in any inode to open a file handle of one it
+  // has forgotten (open_by_handle_at, NFS export): a live inode of any type answers for itself.
+  if (name == ".") {
+    SHARDFS_ASSIGN_OR_RETURN(Node * self, GetNode(parent));
+    if (self->rec.nlink == 0 && self->opens == 0 && self->nlookup == 0) {
+      return MakeError(Errc::kNotFound, "the inode was deleted");
+    }
+    return Referenced(self);
+  }
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, GetDir(parent));
-  // With EXPORT_SUPPORT the kernel may look up "." and ".." (NFS file handles).
-  if (name == ".") return Referenced(dir);
   if (name == "..") {
     SHARDFS_ASSIGN_OR_RETURN(Node * up, GetNode(dir->rec.parent == 0 ? parent : dir->rec.parent));
     return Referenced(up);
@@ -320,7 +333,7 @@ Result<Attr> CoreFs::GetAttr(uint64_t ino) {
 
 Result<Attr> CoreFs::SetAttributes(uint64_t ino, const SetAttr& change, const Caller& caller) {
   auto lock = Lock();
-  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  if (read_only_) return ReadOnlyError();
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   InodeRecord& r = n->rec;
   const Timespec now = Now();
@@ -407,7 +420,7 @@ Result<uint64_t> CoreFs::Open(uint64_t ino, int flags) {
     return MakeError(Errc::kIsDir, "is a directory");
   }
   bool writes = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-  if (writes && options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  if (writes && read_only_) return ReadOnlyError();
   if ((flags & O_TRUNC) && S_ISREG(n->rec.mode) && n->rec.size > 0) {
     SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
     SHARDFS_TRY(Truncate(*txn, n, 0));

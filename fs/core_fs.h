@@ -118,6 +118,7 @@ class CoreFs final : public Filesystem {
   util::Status RemoveXattr(uint64_t ino, std::string_view name) override;
   util::Status Shutdown() override;
   util::Status SealAll() override;
+  util::Status SetReadOnly(bool read_only) override;
   DriveStatus GetStatus() override;
 
   // For tests and `shardfs status`: blocks waiting for upload, and a wait for none.
@@ -137,6 +138,9 @@ class CoreFs final : public Filesystem {
     // data), laid over the block's current stored content when sealed or read (Unpatch).
     std::shared_ptr<BlockPatches> patches;
     uint32_t length = 0;  // valid bytes
+    // The block's length as counted in the inode's stored_bytes (0: no block stored), so that
+    // st_blocks counts a dirty buffer's growth only, not its bytes again.
+    uint32_t stored_length = 0;
     bool dirty = false;
     uint64_t version = 0;  // bumped by every change, so a seal can tell it raced a write
     uint64_t sealing = 0;  // the version a seal in flight took (0: none): sealed only once
@@ -181,6 +185,8 @@ class CoreFs final : public Filesystem {
   };
 
   explicit CoreFs(Deps deps);
+
+  static util::Error ReadOnlyError();
 
   // --- core_fs.cc: inode table and attributes (all with mu_ held) ---
   util::Result<Node*> GetNode(uint64_t ino);
@@ -260,6 +266,13 @@ class CoreFs final : public Filesystem {
   util::Status Truncate(MetaTxn& txn, Node* n, uint64_t new_size);
   util::Status ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t offset,
                          uint64_t length);
+  // fallocate mode 0 / KEEP_SIZE: the bytes of [offset, end) that no block holds yet, which
+  // Allocate would add (blocks are allocated from their start).
+  util::Result<uint64_t> BytesToAllocate(Node* n, uint64_t offset, uint64_t end);
+  // Makes the blocks of [offset, end) hold their bytes up to end (zeros where nothing was
+  // written): as a write of zeros into holes and past each block's length, without reading.
+  util::Status Allocate(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t offset,
+                        uint64_t end);
   void TouchBuffer(uint64_t ino, uint64_t index, Buffer& b);
   // Puts b in as n's buffer of block index (which has none), most recently used.
   Buffer* AddBuffer(Node* n, uint64_t index, Buffer b);
@@ -318,6 +331,8 @@ class CoreFs final : public Filesystem {
   std::atomic<bool> store_takes_files_{true};
   std::shared_ptr<const util::Clock> clock_;
   FsOptions options_;
+  // Changes are refused (SetReadOnly; starts as options_.read_only). Set with mu_ held.
+  std::atomic<bool> read_only_;
   int lock_fd_;
   uint32_t root_uid_, root_gid_;
   uint64_t block_size_;

@@ -268,7 +268,8 @@ bool CoreFs::UploadsDue(std::chrono::steady_clock::time_point now) const {
   const uint64_t backlog = std::min<uint64_t>(kUploadBacklogBytes, config_.cache_size / 4);
   return draining_ || waiting_whole_bytes_ >= eager || waiting_bytes_ >= backlog ||
          now - last_activity_ >= kUploadQuiet ||
-         (waiting_bytes_ > 0 && now - first_waiting_ >= kUploadMaxDelay);
+         (waiting_bytes_ > 0 && now - first_waiting_ >= kUploadMaxDelay) ||
+         cache_->Stats().space_waiters > 0;  // a writer waits for room (the disk may be short)
 }
 
 void CoreFs::WaitForWork(std::unique_lock<std::mutex>& lock, std::chrono::milliseconds limit) {
@@ -385,11 +386,27 @@ Status CoreFs::SealAll() {
   return SyncLocal();
 }
 
+Status CoreFs::SetReadOnly(bool read_only) {
+  if (!read_only) {
+    read_only_ = false;
+    return util::Ok();
+  }
+  // Changes refused first, then what came before them sealed: nothing slips in between.
+  {
+    auto lock = Lock();
+    read_only_ = true;
+  }
+  Status sealed = SealAll();
+  if (!sealed.ok()) spdlog::error("going read-only: {}", sealed.error().message);
+  return sealed;
+}
+
 DriveStatus CoreFs::GetStatus() {
   DriveStatus st;
   {
     auto lock = Lock();
     st.uploaded_bytes = uploaded_bytes_;
+    st.read_only = read_only_;
     st.readahead_blocks = readahead_blocks_;
     st.read_waits = read_waits_;
     st.sealed_blocks = sealed_blocks_;
@@ -415,6 +432,7 @@ DriveStatus CoreFs::GetStatus() {
   const cache::BlockCacheStats cache = cache_->Stats();
   st.cache_used_bytes = cache.used_bytes;
   st.cache_budget_bytes = cache.budget_bytes;
+  st.cache_capacity_bytes = cache.capacity_bytes;
   st.cache_dirty_bytes = cache.dirty_bytes;
   st.cache_hits = cache.hits;
   st.cache_misses = cache.misses;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 #include "fs/crypto/random.h"
 #include "fs/crypto/record.h"
 #include "fs/util/encoding.h"
+#include "fs/util/units.h"
 
 namespace shardfs::core {
 
@@ -179,6 +181,7 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
         plain->resize(valid);
         b.data = std::make_shared<util::Bytes>(std::move(*plain));
         b.length = static_cast<uint32_t>(valid);
+        b.stored_length = ref->length;
       } else if (it != n->buffers.end()) {  // patched, and nothing stored under it any more
         Unpatch(it->second, {}, 0);
         TouchBuffer(ino, index, it->second);
@@ -373,6 +376,7 @@ Status CoreFs::RecordSeal(MetaTxn& txn, const SealJob& job, BlockRef ref) {
   NoteWriteActivity(ref.sealed_size, ref.length >= block_size_);
   n->rec.stored_bytes += ref.length;
   auto b = n->buffers.find(job.index);
+  if (b != n->buffers.end()) b->second.stored_length = ref.length;
   const bool clean = b != n->buffers.end() && b->second.version == job.version;
   if (clean) b->second.dirty = false;
   SHARDFS_TRY(SaveNode(txn, n));
@@ -499,7 +503,7 @@ Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::Mu
 
 Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::ByteSpan data) {
   auto lock = Lock();
-  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  if (read_only_) return ReadOnlyError();
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   if (S_ISDIR(n->rec.mode)) return MakeError(Errc::kIsDir, "is a directory");
   if (!S_ISREG(n->rec.mode)) return MakeError(Errc::kInvalidOp, "not a regular file");
@@ -534,8 +538,17 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
         Buffer patched;
         patched.patches = std::make_shared<BlockPatches>();
         patched.length = static_cast<uint32_t>(std::min<uint64_t>(ref->length, block_size_));
+        patched.stored_length = ref->length;
         b = AddBuffer(n, index, std::move(patched));
       }
+    } else if (fresh && index * block_size_ < n->rec.size && !n->buffers.contains(index)) {
+      // A stored block overwritten whole is not read, but st_blocks must not count it twice.
+      SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
+      auto ref = txn->GetBlock(ino, index);
+      txn.reset();
+      if (!ref.ok() && ref.code() != Errc::kNotFound) return ref.error();
+      SHARDFS_ASSIGN_OR_RETURN(b, LoadBuffer(lock, ino, index, true));
+      if (ref.ok()) b->stored_length = ref->length;
     }
     // Otherwise nothing is loaded: the buffer there is used as it is (whole or patched),
     // and a block that is not stored is a hole.
@@ -629,6 +642,10 @@ Status CoreFs::Truncate(MetaTxn& txn, Node* n, uint64_t new_size) {
         b->second.length = static_cast<uint32_t>(keep);
         b->second.version++;
       }
+      if (b != n->buffers.end()) {
+        b->second.stored_length =
+            std::min<uint32_t>(b->second.stored_length, static_cast<uint32_t>(keep));
+      }
       auto ref = txn.GetBlock(ino, edge);
       if (ref.ok() && ref->length > keep) {
         n->rec.stored_bytes -= std::min<uint64_t>(n->rec.stored_bytes, ref->length - keep);
@@ -701,9 +718,65 @@ Status CoreFs::ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint6
   return util::Ok();
 }
 
+Result<uint64_t> CoreFs::BytesToAllocate(Node* n, uint64_t offset, uint64_t end) {
+  if (end <= offset) return uint64_t{0};
+  const uint64_t ino = n->rec.ino;
+  const uint64_t first = offset / block_size_;
+  const uint64_t last = (end - 1) / block_size_;
+  // The length block i must reach; every block of the range but the last ends whole.
+  auto want = [&](uint64_t index) { return std::min(block_size_, end - index * block_size_); };
+  uint64_t need = (last - first) * block_size_ + want(last);
+  std::map<uint64_t, uint64_t> have;  // index -> bytes the block holds now
+  for (const auto& [index, b] : n->buffers) {
+    if (index >= first && index <= last) have[index] = b.length;
+  }
+  SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
+  SHARDFS_TRY(txn->ScanBlocks(ino, first, [&](uint64_t index, const BlockRef& ref) {
+    if (index > last) return false;
+    uint64_t& h = have[index];
+    h = std::max<uint64_t>(h, ref.length);
+    return true;
+  }));
+  for (const auto& [index, bytes] : have) need -= std::min(bytes, want(index));
+  return need;
+}
+
+Status CoreFs::Allocate(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t offset,
+                        uint64_t end) {
+  if (end <= offset) return util::Ok();
+  for (uint64_t index = offset / block_size_; index <= (end - 1) / block_size_; ++index) {
+    const auto want = static_cast<uint32_t>(std::min(block_size_, end - index * block_size_));
+    SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
+    auto it = n->buffers.find(index);
+    Buffer* b = it == n->buffers.end() ? nullptr : &it->second;
+    if (b == nullptr) {
+      SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
+      auto ref = txn->GetBlock(ino, index);
+      txn.reset();
+      if (!ref.ok() && ref.code() != Errc::kNotFound) return ref.error();
+      if (ref.ok() && ref->length >= want) continue;
+      // A patched buffer with no patches: the block as stored (or nothing), zeros up to its
+      // new length. It costs no memory until it is sealed.
+      Buffer patched;
+      patched.patches = std::make_shared<BlockPatches>();
+      patched.stored_length = ref.ok() ? ref->length : 0;
+      b = AddBuffer(n, index, std::move(patched));
+    } else if (b->length >= want) {
+      continue;
+    }
+    b->length = want;  // past its data, a buffer reads as zeros
+    if (!b->dirty) b->dirtied = clock_->Now();
+    b->dirty = true;
+    b->version++;
+    n->rec_dirty = true;
+    SHARDFS_TRY(EnforceMemoryBudget(lock));
+  }
+  return util::Ok();
+}
+
 Status CoreFs::Fallocate(uint64_t ino, uint64_t, int mode, uint64_t offset, uint64_t length) {
   auto lock = Lock();
-  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  if (read_only_) return ReadOnlyError();
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   if (S_ISDIR(n->rec.mode)) return MakeError(Errc::kIsDir, "is a directory");
   if (!S_ISREG(n->rec.mode)) return MakeError(Errc::kInvalidOp, "not a regular file");
@@ -718,15 +791,33 @@ Status CoreFs::Fallocate(uint64_t ino, uint64_t, int mode, uint64_t offset, uint
     return ZeroRange(lock, ino, offset, length);
   }
   if (mode & ~kFallocKeepSize) return MakeError(Errc::kUnsupported, "fallocate mode");
-  // Holes cost nothing and blocks are allocated when written: only the size changes.
-  if (!(mode & kFallocKeepSize) && offset + length > n->rec.size) {
+  // The space is promised: blocks are made for the whole range (zeros where nothing was
+  // written), so st_blocks counts it and later writes into it add nothing. Past the end of the
+  // file there are no blocks, so KEEP_SIZE allocates up to the size only.
+  const bool keep_size = (mode & kFallocKeepSize) != 0;
+  const uint64_t end = keep_size ? std::min(offset + length, n->rec.size) : offset + length;
+  SHARDFS_ASSIGN_OR_RETURN(uint64_t need, BytesToAllocate(n, offset, end));
+  if (need > 0) {
+    lock.unlock();  // StatFs asks the store
+    SHARDFS_ASSIGN_OR_RETURN(FsStats st, StatFs());
+    lock.lock();
+    if (need >= st.available_bytes) {
+      return MakeError(Errc::kNoSpace,
+                       fmt::format("fallocate of {} at {} needs {} more, and the drive has {} "
+                                   "available",
+                                   util::FormatSize(length), offset, util::FormatSize(need),
+                                   util::FormatSize(st.available_bytes)));
+    }
+    SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
+  }
+  if (!keep_size && end > n->rec.size) {
     SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
-    SHARDFS_TRY(Truncate(*txn, n, offset + length));
+    SHARDFS_TRY(Truncate(*txn, n, end));
     n->rec.ctime = Now();
     SHARDFS_TRY(SaveNode(*txn, n));
     SHARDFS_TRY(txn->Commit());
   }
-  return util::Ok();
+  return Allocate(lock, ino, offset, end);
 }
 
 Result<size_t> CoreFs::CopyFileRange(uint64_t ino_in, uint64_t fh_in, uint64_t off_in,

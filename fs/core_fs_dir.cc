@@ -135,7 +135,7 @@ Result<FsStats> CoreFs::StatFs() {
 
 Status CoreFs::SetXattr(uint64_t ino, std::string_view name, util::ByteSpan value, int flags) {
   auto lock = Lock();
-  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  if (read_only_) return ReadOnlyError();
   SHARDFS_TRY(CheckXattrName(name));
   if (value.size() > kMaxXattrValue) return MakeError(Errc::kTooLarge, "attribute too large");
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
@@ -176,7 +176,7 @@ Result<std::vector<std::string>> CoreFs::ListXattr(uint64_t ino) {
 
 Status CoreFs::RemoveXattr(uint64_t ino, std::string_view name) {
   auto lock = Lock();
-  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  if (read_only_) return ReadOnlyError();
   SHARDFS_TRY(CheckXattrName(name));
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());

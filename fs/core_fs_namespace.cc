@@ -23,7 +23,7 @@ constexpr uint32_t kMaxLinks = 65000;
 
 Result<Attr> CoreFs::MakeNode(uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
                               std::string_view target, const Caller& caller) {
-  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  if (read_only_) return ReadOnlyError();
   SHARDFS_TRY(CheckName(name));
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, GetDir(parent));
   if (S_ISDIR(mode) && dir->rec.nlink >= kMaxLinks) {
@@ -167,7 +167,7 @@ Status CoreFs::Rmdir(uint64_t parent, std::string_view name) {
 
 Status CoreFs::RemoveName(uint64_t parent, std::string_view name, bool directory) {
   auto lock = Lock();
-  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  if (read_only_) return ReadOnlyError();
   SHARDFS_TRY(CheckName(name));
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, GetDir(parent));
   SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
@@ -202,7 +202,7 @@ bool CoreFs::IsAncestor(uint64_t maybe_ancestor, uint64_t dir) {
 Status CoreFs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
                       std::string_view new_name, uint32_t flags) {
   auto lock = Lock();
-  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  if (read_only_) return ReadOnlyError();
   if ((flags & kRenameExchange) && (flags & kRenameNoReplace)) {
     return MakeError(Errc::kInvalid, "RENAME_EXCHANGE with RENAME_NOREPLACE");
   }
@@ -281,7 +281,7 @@ Status CoreFs::Rename(uint64_t parent, std::string_view name, uint64_t new_paren
 
 Result<Attr> CoreFs::Link(uint64_t ino, uint64_t new_parent, std::string_view new_name) {
   auto lock = Lock();
-  if (options_.read_only) return MakeError(Errc::kPermission, "read-only mount");
+  if (read_only_) return ReadOnlyError();
   SHARDFS_TRY(CheckName(new_name));
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   if (S_ISDIR(n->rec.mode)) return MakeError(Errc::kPermission, "hard links to directories");

@@ -102,6 +102,7 @@ struct DriveStatus {
   std::string last_upload_error;  // empty while uploads work
   uint64_t cache_used_bytes = 0;
   uint64_t cache_budget_bytes = 0;
+  uint64_t cache_capacity_bytes = 0;  // the budget, or less when the cache's disk is short
   uint64_t cache_dirty_bytes = 0;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
@@ -111,7 +112,8 @@ struct DriveStatus {
   uint64_t seal_commits = 0;      // ...in this many metadata commits (small ones are grouped)
   uint64_t buffer_bytes = 0;      // file blocks held in memory, and the budget for them
   uint64_t buffer_budget_bytes = 0;
-  std::string store;  // BlockStore::Describe()
+  bool read_only = false;  // changes are refused (mounted ro, or remounted so)
+  std::string store;       // BlockStore::Describe()
   std::vector<remote::NodeStatus> nodes;
   // Filled by the FUSE layer, not the core: io_uring entries the kernel holds (0: requests come
   // through /dev/fuse) and requests served through them since the mount.
@@ -204,6 +206,10 @@ class Filesystem {
   // Seals every buffer into the cache and syncs it, so that the upload queue holds everything
   // written so far (the start of `shardfs sync`).
   virtual util::Status SealAll() = 0;
+  // Read-only (every change refused with kReadOnly while reads go on) or read-write again: `mount
+  // -o remount,ro|rw`. Going read-only first seals and syncs what was written (as SealAll), so
+  // the local state is whole while the drive is frozen; uploads go on.
+  virtual util::Status SetReadOnly(bool read_only) = 0;
   virtual DriveStatus GetStatus() = 0;
 };
 

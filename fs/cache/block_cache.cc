@@ -2,16 +2,19 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <optional>
 #include <set>
 
 #include "fs/cache/block_cache_impl.h"
 #include "fs/util/files.h"
 #include "fs/util/log.h"
+#include "fs/util/units.h"
 
 namespace shardfs::cache::internal {
 
@@ -23,6 +26,13 @@ namespace {
 util::Error NotCached(const ObjectId& id) {
   return MakeError(Errc::kNotFound, "block " + id.Hex() + " is not in the cache");
 }
+
+// Writes that failed with ENOSPC although the disk seemed to have room (another program filled
+// it meanwhile, or it ran out of inodes) are tried again after making room, this many times.
+constexpr int kNoSpaceRetries = 8;
+// How often a writer waiting for room on a short disk looks again (the disk may be freed from
+// outside; uploads wake it at once).
+constexpr auto kDiskRecheck = std::chrono::milliseconds(500);
 
 }  // namespace
 
@@ -37,20 +47,39 @@ Status BlockCacheImpl::Put(const ObjectId& id, ByteSpan sealed, bool dirty) {
     Lock lock(mu_);
     return CommitInlineLocked(lock, {{id, sealed}}, dirty);
   }
-  std::string staging;
-  {
+  for (int attempt = 0;; ++attempt) {
+    std::string staging;
+    {
+      Lock lock(mu_);
+      SHARDFS_TRY(ReserveLocked(lock, id, size));
+      staging = spares_.Take(size);
+    }
+    // The bytes go to disk without the lock; id is busy, so nobody else touches its paths.
+    Status written = WriteBlockFile(id, sealed, staging);
     Lock lock(mu_);
-    SHARDFS_TRY(ReserveLocked(lock, id, size));
-    staging = spares_.Take(size);
+    reserved_ -= size;
+    busy_.erase(id);
+    if (!written.ok() && written.code() == Errc::kNoSpace && attempt < kNoSpaceRetries) {
+      // The disk filled up since it was measured: make room as for a short disk, and again.
+      spdlog::warn("block cache {}: {}; making room and trying again", dir_,
+                   written.error().message);
+      disk_tight_ = true;
+      DropSparesLocked(lock);
+      if (!EvictLocked(lock, size)) {
+        if (dirty_bytes_ == 0 && reserved_ == 0) {
+          space_cv_.notify_all();
+          return NoRoomOnDisk(size);
+        }
+        ++space_waiters_;
+        space_cv_.wait_for(lock, kDiskRecheck);  // for an upload to make a block evictable
+        --space_waiters_;
+      }
+      continue;
+    }
+    Status s = written.ok() ? CommitLocked(id, size, dirty) : written;
+    space_cv_.notify_all();
+    return s;
   }
-  // The bytes go to disk without the lock; id is busy, so nobody else touches its paths.
-  Status written = WriteBlockFile(id, sealed, staging);
-  Lock lock(mu_);
-  reserved_ -= size;
-  busy_.erase(id);
-  Status s = written.ok() ? CommitLocked(id, size, dirty) : written;
-  space_cv_.notify_all();
-  return s;
 }
 
 Status BlockCacheImpl::PutMany(const std::vector<NewBlock>& blocks, bool dirty) {
@@ -131,26 +160,76 @@ Status BlockCacheImpl::WriteBlockFile(const ObjectId& id, ByteSpan sealed,
 }
 
 Status BlockCacheImpl::ReserveLocked(Lock& lock, const ObjectId& id, uint64_t size) {
+  int idle_looks = 0;  // looks at a short disk with nothing in the cache that could free it
   while (true) {
     if (!busy_.contains(id)) {
       auto it = entries_.find(id);
       // A block replacing one with the same id may count on that one's space.
-      uint64_t limit = budget_ + (it == entries_.end() ? 0 : it->second.size);
-      uint64_t want = used_ + reserved_ + size;
-      if (want <= limit) {
+      const uint64_t replaced = it == entries_.end() ? 0 : it->second.size;
+      const uint64_t limit = budget_ + replaced;
+      const uint64_t want = used_ + reserved_ + size;
+      const uint64_t over_budget = want > limit ? want - limit : 0;
+      const uint64_t disk_short = DiskShortLocked(reserved_ + size);
+      if (over_budget == 0 && disk_short == 0) {
         reserved_ += size;
         busy_.insert(id);
         return util::Ok();
       }
-      if (EvictLocked(lock, want - limit)) continue;
+      if (EvictLocked(lock, std::max(over_budget, disk_short))) continue;
+      if (disk_short > 0 && DropSparesLocked(lock)) continue;
       if (cancelled_) {
         return MakeError(Errc::kUnavailable,
                          "block cache " + dir_ +
                              " is shutting down: gave up waiting for dirty blocks to upload");
       }
+      // Nothing dirty to upload and nothing being written: only the disk itself can change.
+      if (disk_short > 0 && dirty_bytes_ == 0 && reserved_ == 0 && ++idle_looks > 2) {
+        return NoRoomOnDisk(size);
+      }
     }
-    space_cv_.wait(lock);
+    ++space_waiters_;
+    if (disk_tight_) {
+      space_cv_.wait_for(lock, kDiskRecheck);
+    } else {
+      space_cv_.wait(lock);
+    }
+    --space_waiters_;
   }
+}
+
+uint64_t BlockCacheImpl::DiskShortLocked(uint64_t need) {
+  auto space = DiskSpaceOf(blocks_dir_);
+  if (!space.ok()) {
+    disk_tight_ = false;  // cannot tell: the writes themselves will say (ENOSPC)
+    last_room_ = UINT64_MAX;
+    return 0;
+  }
+  const uint64_t room = space->room();
+  last_room_ = room;
+  disk_tight_ = need > room;
+  return disk_tight_ ? need - room : 0;
+}
+
+bool BlockCacheImpl::DropSparesLocked(Lock& lock) {
+  std::vector<std::string> paths = spares_.TakeAll();
+  if (paths.empty()) return false;
+  lock.unlock();
+  for (const std::string& path : paths) ::unlink(path.c_str());
+  lock.lock();
+  return true;
+}
+
+util::Error BlockCacheImpl::NoRoomOnDisk(uint64_t size) {
+  auto space = DiskSpaceOf(blocks_dir_);
+  const std::string free_text = space.ok()
+                                    ? util::FormatSize(space->available) + " free, and keeps " +
+                                          util::FormatSize(space->reserve) + " of it in reserve"
+                                    : "no free space it can measure";
+  return MakeError(Errc::kNoSpace,
+                   "the disk of block cache " + dir_ + " has " + free_text +
+                       ": no room for a block of " + util::FormatSize(size) +
+                       ", and the cache holds nothing it could drop; free space on that disk, "
+                       "or move the cache (cache_dir=)");
 }
 
 bool BlockCacheImpl::EvictLocked(Lock& lock, uint64_t bytes) {
@@ -179,7 +258,7 @@ void BlockCacheImpl::DiscardFilesLocked(Lock& lock,
   std::vector<std::string> targets;  // spare path, or "" to delete
   for (const auto& [id, size] : blocks) {
     busy_.insert(id);
-    targets.push_back(spares_.Claim());
+    targets.push_back(disk_tight_ ? std::string() : spares_.Claim());  // short: delete them
   }
   // A crash in between leaves files without entries (or spares): Open deletes them.
   lock.unlock();
@@ -432,7 +511,10 @@ Status BlockCacheImpl::Sync() {
 
 BlockCacheStats BlockCacheImpl::Stats() {
   std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t capacity = last_room_ >= budget_ ? budget_ : std::min(budget_, used_ + last_room_);
   return BlockCacheStats{.budget_bytes = budget_,
+                         .capacity_bytes = capacity,
+                         .space_waiters = space_waiters_,
                          .used_bytes = used_,
                          .dirty_bytes = dirty_bytes_,
                          .blocks = entries_.size(),
@@ -446,6 +528,28 @@ BlockCacheStats BlockCacheImpl::Stats() {
 }  // namespace shardfs::cache::internal
 
 namespace shardfs::cache {
+
+util::Result<DiskSpace> DiskSpaceOf(const std::string& path) {
+  std::string at = path;
+  struct statvfs vfs {};
+  while (::statvfs(at.c_str(), &vfs) != 0) {
+    const int err = errno;
+    const size_t slash = at.find_last_of('/');
+    if (err != ENOENT || slash == std::string::npos || at == "/") {
+      return util::ErrnoError(err, "cannot measure the free space of " + path);
+    }
+    at = slash == 0 ? "/" : at.substr(0, slash);
+  }
+  constexpr uint64_t kMinReserve = uint64_t{8} << 20;
+  constexpr uint64_t kMaxReserve = uint64_t{256} << 20;
+  DiskSpace space;
+  space.size = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
+  space.available = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  // 1/64 of the disk, at least 8 MiB (but never more than 1/8 of a tiny one), at most 256 MiB.
+  space.reserve =
+      std::min(kMaxReserve, std::max(space.size / 64, std::min(kMinReserve, space.size / 8)));
+  return space;
+}
 
 util::Result<std::unique_ptr<BlockCache>> BlockCache::Open(const Options& options) {
   if (options.dir.empty())

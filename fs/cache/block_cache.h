@@ -7,7 +7,12 @@
 // Blocks of at most inline_max_bytes live in the index itself instead (no file to create or
 // delete). After a crash, Open drops index entries whose file is missing or short and files
 // with no index entry. Disk use can exceed the budget by the blocks being written and up to 8
-// evicted files kept for reuse (<dir>/staging). Thread-safe.
+// evicted files kept for reuse (<dir>/staging).
+// The cache also lives within the room its disk really has: it keeps a reserve free on that file
+// system (DiskSpace), and when the disk is short — measured, or a write failed with ENOSPC — it
+// evicts clean blocks and has writers of dirty blocks wait for uploads, exactly as when the
+// budget is full; a block is refused with kNoSpace only when nothing in the cache can be freed.
+// Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -22,8 +27,23 @@
 
 namespace shardfs::cache {
 
+// The free space of the file system holding a path (or its nearest existing parent), and the
+// reserve a cache keeps there for its metadata and everything else on that disk: 1/64 of the
+// file system, at least 8 MiB (1/8 of one smaller than 64 MiB) and at most 256 MiB.
+struct DiskSpace {
+  uint64_t size = 0;       // of the file system
+  uint64_t available = 0;  // free for unprivileged use
+  uint64_t reserve = 0;
+  uint64_t room() const { return available > reserve ? available - reserve : 0; }
+};
+util::Result<DiskSpace> DiskSpaceOf(const std::string& path);
+
 struct BlockCacheStats {
   uint64_t budget_bytes = 0;
+  // What the cache can hold now: the budget, or less when its disk is short of room (its blocks
+  // plus the room left there).
+  uint64_t capacity_bytes = 0;
+  uint64_t space_waiters = 0;  // Puts of dirty blocks waiting for room (for uploads)
   uint64_t used_bytes = 0;
   uint64_t dirty_bytes = 0;
   uint64_t blocks = 0;
@@ -46,8 +66,8 @@ class BlockCache {
   virtual ~BlockCache() = default;
 
   // Adds a block (replacing one with the same id). A dirty block stays until MarkClean/Remove.
-  // Waits while the budget is full of dirty blocks; a single block larger than the whole
-  // budget is kInvalid. kNoSpace when the disk is full.
+  // Waits while the budget (or the disk) is full of dirty blocks; a single block larger than the
+  // whole budget is kInvalid. kNoSpace when the disk is full and nothing can be freed.
   virtual util::Status Put(const util::ObjectId& id, util::ByteSpan sealed, bool dirty) = 0;
   struct NewBlock {
     util::ObjectId id;

@@ -141,9 +141,16 @@ class BlockCacheImpl final : public BlockCache {
   void DiscardFilesLocked(Lock& lock, const std::vector<std::pair<ObjectId, uint64_t>>& blocks);
   // Deletes whatever is in the staging directory: spares and half-written blocks of a crash.
   Status ClearStaging();
-  // Waits until id is not busy and size more bytes fit (evicting clean blocks), then reserves
-  // them and marks id busy. kUnavailable if Cancel() ends the wait.
+  // Waits until id is not busy and size more bytes fit the budget and the disk (evicting clean
+  // blocks), then reserves them and marks id busy. kUnavailable if Cancel() ends the wait;
+  // kNoSpace when the disk is short and nothing can be freed.
   Status ReserveLocked(Lock& lock, const ObjectId& id, uint64_t size);
+  // Bytes the disk lacks for `need` more bytes of blocks beyond the reserve (0: room enough).
+  // Sets disk_tight_.
+  uint64_t DiskShortLocked(uint64_t need);
+  // Deletes the spare files (they hold disk space). False when there were none.
+  bool DropSparesLocked(Lock& lock);
+  util::Error NoRoomOnDisk(uint64_t size);
   // Evicts least-recently-used clean blocks worth at least `bytes` (fewer if that is all there
   // is). False when nothing could be evicted. Unlocks while discarding the files.
   bool EvictLocked(Lock& lock, uint64_t bytes);
@@ -198,6 +205,10 @@ class BlockCacheImpl final : public BlockCache {
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;
   uint64_t evictions_ = 0;
+  uint64_t space_waiters_ = 0;  // BlockCacheStats::space_waiters
+  // The disk was short of room at the last look: evicted files are deleted, not kept as spares.
+  bool disk_tight_ = false;
+  uint64_t last_room_ = UINT64_MAX;  // the disk's room for more blocks at the last look
   bool cancelled_ = false;
   SparePool spares_;
 

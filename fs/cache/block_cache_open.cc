@@ -11,6 +11,7 @@
 #include "fs/cache/block_cache_impl.h"
 #include "fs/util/files.h"
 #include "fs/util/log.h"
+#include "fs/util/units.h"
 
 namespace shardfs::cache::internal {
 
@@ -55,6 +56,17 @@ Status BlockCacheImpl::Init() {
   Lock lock(mu_);
   bool evicted = true;
   while (used_ > budget_ && evicted) evicted = EvictLocked(lock, used_ - budget_);
+  DiskShortLocked(0);  // measures the disk (last_room_)
+  if (last_room_ != UINT64_MAX && used_ + last_room_ < budget_) {
+    auto space = DiskSpaceOf(blocks_dir_);
+    spdlog::warn(
+        "block cache {}: its disk has {} free (keeping {} in reserve), so the cache holds at most "
+        "about {}, not its budget of {}; it evicts stored blocks and has writers wait for "
+        "uploads to stay within that",
+        dir_, util::FormatSize(space.ok() ? space->available : 0),
+        util::FormatSize(space.ok() ? space->reserve : 0), util::FormatSize(used_ + last_room_),
+        util::FormatSize(budget_));
+  }
   if (evicted_.empty()) return util::Ok();
   return WriteIndexLocked([](WriteTxn&) { return util::Ok(); });
 }

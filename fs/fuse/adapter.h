@@ -12,6 +12,7 @@
 #include "fs/filesystem.h"
 
 struct fuse_lowlevel_ops;
+struct fuse_session;
 
 namespace shardfs::fuse {
 
@@ -30,6 +31,9 @@ struct Adapter {
   core::Filesystem& fs;
   AdapterConfig config;
   std::atomic<bool> writeback_active{false};  // what init negotiated
+  // For notifications to the kernel (its cached attributes are stale); set once the session
+  // exists, before it is mounted, and cleared before it is destroyed.
+  std::atomic<fuse_session*> session{nullptr};
 };
 
 // The callbacks: every operation shardfs serves. Locks (getlk, setlk, flock) are left out on

@@ -84,6 +84,7 @@ std::string StatusToJson(const core::DriveStatus& st) {
   j["last_upload_error"] = st.last_upload_error;
   j["cache_used_bytes"] = st.cache_used_bytes;
   j["cache_budget_bytes"] = st.cache_budget_bytes;
+  j["cache_capacity_bytes"] = st.cache_capacity_bytes;
   j["cache_dirty_bytes"] = st.cache_dirty_bytes;
   j["cache_hits"] = st.cache_hits;
   j["cache_misses"] = st.cache_misses;
@@ -95,6 +96,7 @@ std::string StatusToJson(const core::DriveStatus& st) {
   j["buffer_budget_bytes"] = st.buffer_budget_bytes;
   j["uring_entries"] = st.uring_entries;
   j["uring_requests"] = st.uring_requests;
+  j["read_only"] = st.read_only;
   j["store"] = st.store;
   j["nodes"] = nlohmann::ordered_json::array();
   for (const auto& n : st.nodes) {
@@ -121,6 +123,7 @@ util::Result<core::DriveStatus> StatusFromJson(std::string_view line) {
     st.last_upload_error = j.at("last_upload_error").get<std::string>();
     st.cache_used_bytes = j.at("cache_used_bytes").get<uint64_t>();
     st.cache_budget_bytes = j.at("cache_budget_bytes").get<uint64_t>();
+    st.cache_capacity_bytes = j.value("cache_capacity_bytes", st.cache_budget_bytes);
     st.cache_dirty_bytes = j.at("cache_dirty_bytes").get<uint64_t>();
     st.cache_hits = j.at("cache_hits").get<uint64_t>();
     st.cache_misses = j.at("cache_misses").get<uint64_t>();
@@ -133,6 +136,7 @@ util::Result<core::DriveStatus> StatusFromJson(std::string_view line) {
     st.buffer_budget_bytes = j.value("buffer_budget_bytes", uint64_t{0});
     st.uring_entries = j.value("uring_entries", uint64_t{0});
     st.uring_requests = j.value("uring_requests", uint64_t{0});
+    st.read_only = j.value("read_only", false);
     st.store = j.at("store").get<std::string>();
     for (const auto& n : j.at("nodes")) {
       remote::NodeStatus ns;
@@ -225,6 +229,13 @@ void ControlServer::Serve(int fd) {
     st.uring_entries = uring.entries;
     st.uring_requests = uring.served;
     (void)SendAll(fd, StatusToJson(st) + "\n");
+    return;
+  }
+  if (request == "read-only" || request == "read-write") {
+    Status set = fs_.SetReadOnly(request == "read-only");
+    nlohmann::json reply =
+        set.ok() ? nlohmann::json{{"done", true}} : nlohmann::json{{"error", set.error().message}};
+    (void)SendAll(fd, reply.dump() + "\n");
     return;
   }
   if (request != "sync") {

@@ -2,9 +2,11 @@
 // talk to: an abstract Unix socket "\0shardfs/control/MAJOR:MINOR" named after the mount (like
 // daemon_socket.h). Only the daemon's own user and root may connect (SO_PEERCRED), and the
 // client checks the server is the mount's daemon the same way. Protocol: the client sends one
-// line, "status" or "sync"; the server answers with JSON lines and closes: "status" one object
-// (docs/control.md), "sync" seals everything written, then sends a progress object every
-// 250 ms until nothing is left to upload, then {"done":true}. Thread-safe.
+// line, "status", "sync", "read-only" or "read-write"; the server answers with JSON lines and
+// closes: "status" one object (docs/control.md), "sync" seals everything written, then sends a
+// progress object every 250 ms until nothing is left to upload, then {"done":true};
+// "read-only" and "read-write" switch the drive (Filesystem::SetReadOnly, for `mount -o
+// remount`) and answer {"done":true} or {"error":...}. Thread-safe.
 #pragma once
 
 #include <sys/types.h>

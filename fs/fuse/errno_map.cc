@@ -37,6 +37,8 @@ ErrorReply MapError(Errc code) {
       return {EINVAL, level::debug};
     case Errc::kPermission:
       return {EPERM, level::debug};
+    case Errc::kReadOnly:
+      return {EROFS, level::debug};
     case Errc::kAccessDenied:
       return {EACCES, level::debug};
     case Errc::kNoAttribute:

@@ -105,6 +105,7 @@ Status ShutdownCore(core::Filesystem& fs) {
 struct FuseSession::State {
   ~State() {
     uring.reset();  // its threads run requests on the session
+    if (adapter) adapter->session = nullptr;
     if (session != nullptr) {
       if (signals_installed) fuse_remove_signal_handlers(session);
       if (mounted) fuse_session_unmount(session);
@@ -155,6 +156,7 @@ util::Result<std::unique_ptr<FuseSession>> FuseSession::Mount(core::Filesystem& 
     return MakeError(Errc::kInvalid,
                      fmt::format("libfuse refused the mount options: {}", TakeLastLibfuseError()));
   }
+  state->adapter->session = state->session;
   if (fuse_session_mount(state->session, mountpoint.c_str()) != 0) {
     std::string why = TakeLastLibfuseError();
     return MakeError(

@@ -35,6 +35,13 @@ void Init(void* userdata, fuse_conn_info* conn) {
   // setuid/setgid bits itself on write and chown (by a setattr of the mode).
   conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_SPLICE_READ |
                   FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_HANDLE_KILLPRIV);
+  // No asynchronous direct I/O: an O_DIRECT write submitted with io_submit then runs as a
+  // synchronous one does, and the kernel drops the pages buffered readers cached of that range
+  // once the write is done. With it, the kernel drops them only before the write, and a page a
+  // concurrent reader fetched meanwhile kept the old bytes for every later read from any
+  // descriptor (tests/fstest/concurrent_readers.cc). Invalidating from the daemon instead would
+  // block a serving thread on pages whose reads wait for a free thread of the same queue.
+  conn->want &= ~FUSE_CAP_ASYNC_DIO;
   conn->max_write = kMaxWrite;
   // max_readahead stays at what the kernel offered: the most it allows.
   conn->time_gran = 1;  // nanosecond timestamps

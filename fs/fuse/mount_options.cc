@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <span>
 #include <utility>
 
@@ -113,6 +114,10 @@ constexpr OptionSpec kOptions[] = {
      [](MountOptions& o, std::string_view) { o.read_only = true; return util::Ok(); }},
     {"rw", Form::kFlag, "mount read-write (the default)",
      [](MountOptions& o, std::string_view) { o.read_only = false; return util::Ok(); }},
+    {"remount", Form::kFlag,
+     "with ro or rw: make a mounted drive read-only or read-write again (root, like `mount -o "
+     "remount,ro DIR`); the kernel's nosuid, nodev, noexec, noatime... may change with it",
+     [](MountOptions& o, std::string_view) { o.remount = true; return util::Ok(); }},
     {"allow_other", Form::kFlag,
      "let other users see the files (their mode bits still apply); non-root users need "
      "user_allow_other in /etc/fuse.conf",
@@ -229,16 +234,65 @@ Status ApplyOne(std::string_view item, MountOptions& options) {
 
 }  // namespace
 
-Status ParseMountOptions(std::string_view text, MountOptions& options) {
+namespace {
+
+// Calls fn for each non-empty comma-separated item of text, until one fails.
+Status ForEachItem(std::string_view text, const std::function<Status(std::string_view)>& fn) {
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
     if (comma == std::string_view::npos) comma = text.size();
     std::string_view item = text.substr(pos, comma - pos);
-    if (!item.empty()) SHARDFS_TRY(ApplyOne(item, options));
+    if (!item.empty()) SHARDFS_TRY(fn(item));
     pos = comma + 1;
   }
   return util::Ok();
+}
+
+}  // namespace
+
+Status ParseMountOptions(std::string_view text, MountOptions& options) {
+  return ForEachItem(text, [&](std::string_view item) { return ApplyOne(item, options); });
+}
+
+namespace {
+
+// What mount(8) adds to a remount's options from the mount table: the kernel's own names for
+// what the mount has (`relatime`, `user_id=0`, ...), not options of `shardfs mount`. The atime
+// ones go to passthrough (a remount keeps them); the FUSE ones were fixed at mount time.
+bool IsMountTableOption(std::string_view item, MountOptions& options) {
+  constexpr std::string_view kAtime[] = {"relatime", "strictatime", "nodiratime", "diratime",
+                                         "atime",    "lazytime",    "nolazytime"};
+  constexpr std::string_view kFuse[] = {"user_id=", "group_id=", "rootmode=", "symfollow",
+                                        "nosymfollow"};
+  for (std::string_view name : kAtime) {
+    if (item == name) {
+      options.passthrough.emplace_back(item);
+      return true;
+    }
+  }
+  for (std::string_view name : kFuse) {
+    if (item.starts_with(name)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool HasRemount(std::string_view text) {
+  bool found = false;
+  (void)ForEachItem(text, [&](std::string_view item) {
+    found = found || item == "remount";
+    return util::Ok();
+  });
+  return found;
+}
+
+Status ParseRemountOptions(std::string_view text, MountOptions& options) {
+  options.remount = true;
+  return ForEachItem(text, [&](std::string_view item) {
+    return IsMountTableOption(item, options) ? util::Ok() : ApplyOne(item, options);
+  });
 }
 
 std::vector<std::string> LibfuseArguments(const MountOptions& options,

@@ -22,6 +22,9 @@ inline constexpr std::string_view kSubtype = "shardfs";  // the mount type is fu
 
 struct MountOptions {
   bool read_only = false;
+  // Not a mount: switch the drive mounted there to read_only, keeping its other options
+  // (`mount -o remount,ro DIR`, through mount.fuse3).
+  bool remount = false;
   bool allow_other = false;
   bool debug = false;
   bool writeback_cache = true;
@@ -48,6 +51,13 @@ struct MountOptions {
 // Applies one -o string on top of `options` (later options win, as with mount(8)). Empty items
 // (",,") are skipped. On error `options` may be partly updated.
 util::Status ParseMountOptions(std::string_view text, MountOptions& options);
+
+// Whether an -o string asks for a remount ("remount" among its items).
+bool HasRemount(std::string_view text);
+// As ParseMountOptions, for a remount: mount(8) passes the mount's current options from the
+// mount table too, so the kernel's names for them (relatime, user_id=0, ...) are accepted as
+// well; the atime ones land in passthrough. Sets remount.
+util::Status ParseRemountOptions(std::string_view text, MountOptions& options);
 
 // The arguments for fuse_session_new after argv[0]: "-o" and one comma-separated list that
 // always holds default_permissions, fsname and subtype.

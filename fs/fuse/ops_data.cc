@@ -55,16 +55,6 @@ util::ByteSpan BytesOf(const char* data, size_t size) {
   return {reinterpret_cast<const uint8_t*>(data), size};
 }
 
-// Clears set-id bits when the request asks (an O_TRUNC open, a write, by a caller without
-// CAP_FSETID): see RequestKillsSetIdBits.
-Status KillSetIdBitsIfAsked(Filesystem& fs, fuse_req_t req, uint64_t ino) {
-  if (!RequestKillsSetIdBits()) return util::Ok();
-  core::SetAttr kill;
-  kill.kill_setid = true;
-  Result<core::Attr> r = fs.SetAttributes(ino, kill, CallerOf(req, false));
-  return r.ok() ? util::Ok() : Status(r.error());
-}
-
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Filesystem& fs = AdapterOf(req).fs;
   Serve(
@@ -159,6 +149,8 @@ void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t len
         if (offset < 0 || length <= 0) {
           return MakeError(Errc::kInvalid, "fallocate needs offset >= 0 and length > 0");
         }
+        // Every mode modifies the file (Linux's file_modified), and no flag says who asks.
+        SHARDFS_TRY(KillSetIdBitsUnlessPrivileged(fs, req, ino));
         return fs.Fallocate(ino, fi->fh, core_mode, static_cast<uint64_t>(offset),
                             static_cast<uint64_t>(length));
       },
@@ -175,6 +167,7 @@ void CopyFileRange(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_in
           return MakeError(Errc::kInvalid,
                            fmt::format("copy_file_range flags {:#x} are not supported", flags));
         }
+        SHARDFS_TRY(KillSetIdBitsUnlessPrivileged(fs, req, ino_out));
         return fs.CopyFileRange(ino_in, fi_in->fh, static_cast<uint64_t>(off_in), ino_out,
                                 fi_out->fh, static_cast<uint64_t>(off_out), len);
       },

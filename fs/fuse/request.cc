@@ -1,13 +1,19 @@
 #include "fs/fuse/request.h"
 
+#include <linux/capability.h>
+
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "fs/fuse/errno_map.h"
+#include "fs/fuse/uring_transport.h"
 
 namespace shardfs::fuse::internal {
 
@@ -75,6 +81,55 @@ core::Caller CallerOf(fuse_req_t req, bool with_groups) {
     caller.groups.assign(large.begin(), large.begin() + std::min<size_t>(n, large.size()));
   }
   return caller;
+}
+
+bool CallerHasFsetid(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  std::ifstream status("/proc/" + std::to_string(ctx->pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (!line.starts_with("CapEff:")) continue;
+    const uint64_t caps = std::strtoull(line.c_str() + 7, nullptr, 16);
+    return (caps & (uint64_t{1} << CAP_FSETID)) != 0;
+  }
+  return false;
+}
+
+namespace {
+
+// Set-id bits a modification by a caller without CAP_FSETID clears (should_remove_suid).
+bool HasSetIdToKill(uint32_t mode) {
+  return S_ISREG(mode) &&
+         ((mode & S_ISUID) != 0 || (mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP));
+}
+
+}  // namespace
+
+util::Status KillSetIdBits(core::Filesystem& fs, fuse_req_t req, uint64_t ino) {
+  SHARDFS_ASSIGN_OR_RETURN(core::Attr attr, fs.GetAttr(ino));
+  if (!HasSetIdToKill(attr.mode)) return util::Ok();
+  core::SetAttr kill;
+  kill.kill_setid = true;
+  SHARDFS_ASSIGN_OR_RETURN(attr, fs.SetAttributes(ino, kill, CallerOf(req, false)));
+  // Attributes only (offset < 0): no page is touched, so this never waits on a read.
+  if (fuse_session* se = AdapterOf(req).session.load(); se != nullptr) {
+    int rc = fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
+    if (rc != 0 && rc != -ENOENT) {
+      spdlog::debug("inode {}: the kernel was not told its mode changed: {}", ino,
+                    std::strerror(-rc));
+    }
+  }
+  return util::Ok();
+}
+
+util::Status KillSetIdBitsIfAsked(core::Filesystem& fs, fuse_req_t req, uint64_t ino) {
+  return RequestKillsSetIdBits() ? KillSetIdBits(fs, req, ino) : util::Ok();
+}
+
+util::Status KillSetIdBitsUnlessPrivileged(core::Filesystem& fs, fuse_req_t req, uint64_t ino) {
+  SHARDFS_ASSIGN_OR_RETURN(core::Attr attr, fs.GetAttr(ino));
+  if (!HasSetIdToKill(attr.mode) || CallerHasFsetid(req)) return util::Ok();
+  return KillSetIdBits(fs, req, ino);
 }
 
 int ErrnoForReply(const char* op, uint64_t ino, const util::Error& error) {

@@ -34,6 +34,21 @@ core::Caller CallerOf(fuse_req_t req, bool with_groups);
 // Groups matter to a create only when it asks for a setgid bit (cleared for non-members).
 inline bool CreateNeedsGroups(mode_t mode) { return (mode & S_ISGID) != 0; }
 
+// Whether the caller holds CAP_FSETID (its effective set, read from /proc/<pid>/status; a
+// caller that is gone counts as without). Linux keeps set-id bits only for such callers.
+bool CallerHasFsetid(fuse_req_t req);
+
+// Clears S_ISUID, and S_ISGID when group-executable, of regular file ino, and tells the kernel
+// its cached attributes are stale: the clearing happens in shardfs (HANDLE_KILLPRIV_V2), and
+// without the notice stat(2) would show the old mode for up to attr_timeout. Nothing happens
+// (not even a ctime change) when the file has no such bits.
+util::Status KillSetIdBits(core::Filesystem& fs, fuse_req_t req, uint64_t ino);
+// KillSetIdBits when the request's own flags ask for it (a write, an O_TRUNC open).
+util::Status KillSetIdBitsIfAsked(core::Filesystem& fs, fuse_req_t req, uint64_t ino);
+// KillSetIdBits unless the caller holds CAP_FSETID: the calls whose requests carry no flag for
+// it (fallocate, punching a hole, copy_file_range into ino).
+util::Status KillSetIdBitsUnlessPrivileged(core::Filesystem& fs, fuse_req_t req, uint64_t ino);
+
 // Logs a failed core call at its severity; returns the errno for the reply.
 int ErrnoForReply(const char* op, uint64_t ino, const util::Error& error);
 void LogException(const char* op, uint64_t ino, const char* what);

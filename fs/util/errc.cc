@@ -42,6 +42,8 @@ std::string_view ErrcName(Errc code) {
       return "invalid operation";
     case Errc::kUnsupported:
       return "unsupported";
+    case Errc::kReadOnly:
+      return "read-only";
     case Errc::kInternal:
       return "internal error";
   }

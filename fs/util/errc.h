@@ -27,6 +27,7 @@ enum class Errc {
   kCrossDevice,   // across drives or mounts (EXDEV)
   kInvalidOp,     // the operation makes no sense on this object (EINVAL from the filesystem)
   kUnsupported,   // a format version or feature this build does not know
+  kReadOnly,      // the drive is mounted read-only (EROFS)
   kInternal,      // a bug or an unexpected library failure
 };
 

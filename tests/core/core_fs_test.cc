@@ -140,6 +140,86 @@ TEST_F(CoreFsTest, PunchHoleAndFallocate) {
   ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
 }
 
+// File handles: the kernel opens a handle of an inode it forgot by looking up "." in it, for
+// files as for directories, after a remount too; a deleted inode is gone.
+TEST_F(CoreFsTest, LookupOfDotAnswersForAnyLiveInode) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  auto self = h_.fs().Lookup(ino, ".");
+  ASSERT_TRUE(self.ok()) << self.error().message;
+  EXPECT_EQ(self->ino, ino);
+  EXPECT_TRUE(S_ISREG(self->mode));
+  h_.fs().Forget(ino, 2);  // the create's reference and this one
+  h_.Remount();
+  self = h_.fs().Lookup(ino, ".");
+  ASSERT_TRUE(self.ok()) << self.error().message;
+  EXPECT_EQ(self->ino, ino);
+  h_.fs().Forget(ino, 1);
+  ASSERT_TRUE(h_.fs().Unlink(kRootIno, "f").ok());
+  EXPECT_EQ(h_.fs().Lookup(ino, ".").code(), Errc::kNotFound);
+}
+
+// fallocate makes blocks for the range at once: st_blocks counts them, and writing into them,
+// sealing them or remounting adds nothing.
+TEST_F(CoreFsTest, AllocatedBytesCountOnceInStBlocks) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  ASSERT_TRUE(h_.fs().Fallocate(ino, fh, 0, 4095, 2).ok());  // across a block boundary
+  auto attr = h_.fs().GetAttr(ino);
+  EXPECT_EQ(attr->size, 4097u);
+  const uint64_t allocated = attr->blocks;
+  EXPECT_EQ(allocated, (4097u + 511) / 512);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 4095, util::AsBytes("ab")).ok());
+  EXPECT_EQ(h_.fs().GetAttr(ino)->blocks, allocated);
+  ASSERT_TRUE(h_.fs().Fsync(ino, fh, false).ok());
+  EXPECT_EQ(h_.fs().GetAttr(ino)->blocks, allocated);
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+  h_.Remount();
+  EXPECT_EQ(h_.fs().GetAttr(ino)->blocks, allocated);
+  util::Bytes want(4097, 0);
+  want[4095] = 'a';
+  want[4096] = 'b';
+  EXPECT_EQ(ReadAll(ino), want);
+}
+
+TEST(CoreFsQuotaTest, FallocateBeyondTheQuotaIsNoSpaceAndAllocatesNothing) {
+  CoreFsHarness h;
+  h.quota = 64 << 10;
+  ASSERT_TRUE(h.Mount().ok());
+  auto c = h.fs().Create(kRootIno, "f", 0644, O_RDWR | O_CREAT, RootCaller());
+  ASSERT_TRUE(c.ok());
+  for (uint64_t length : {uint64_t{1} << 50, uint64_t{65} << 10}) {
+    util::Status s = h.fs().Fallocate(c->attr.ino, c->fh, 0, 0, length);
+    EXPECT_EQ(s.code(), Errc::kNoSpace) << length;
+  }
+  EXPECT_EQ(h.fs().GetAttr(c->attr.ino)->size, 0u);
+  EXPECT_EQ(h.fs().GetAttr(c->attr.ino)->blocks, 0u);
+  ASSERT_TRUE(h.fs().Fallocate(c->attr.ino, c->fh, 0, 0, 16 << 10).ok());
+  EXPECT_EQ(h.fs().GetAttr(c->attr.ino)->blocks, 32u);
+  ASSERT_TRUE(h.fs().Release(c->attr.ino, c->fh).ok());
+}
+
+TEST_F(CoreFsTest, ReadOnlyRefusesChangesWhileReadsGoOn) {
+  uint64_t fh;
+  uint64_t ino = CreateFile(kRootIno, "f", &fh);
+  const util::Bytes data = Pattern(10000, 5);
+  ASSERT_TRUE(h_.fs().Write(ino, fh, 0, data).ok());  // the last block stays in memory
+  const uint64_t sealed = h_.fs().GetStatus().sealed_blocks;
+  ASSERT_TRUE(h_.fs().SetReadOnly(true).ok());
+  EXPECT_TRUE(h_.fs().GetStatus().read_only);
+  EXPECT_GT(h_.fs().GetStatus().sealed_blocks, sealed) << "going read-only seals what was written";
+  EXPECT_EQ(h_.fs().Write(ino, fh, 0, data).code(), Errc::kReadOnly);
+  EXPECT_EQ(h_.fs().Mkdir(kRootIno, "d", 0755, RootCaller()).code(), Errc::kReadOnly);
+  EXPECT_EQ(h_.fs().Unlink(kRootIno, "f").code(), Errc::kReadOnly);
+  EXPECT_EQ(h_.fs().Fallocate(ino, fh, 0, 0, 100000).code(), Errc::kReadOnly);
+  EXPECT_EQ(ReadAll(ino), data);
+  ASSERT_TRUE(h_.fs().SetReadOnly(false).ok());
+  EXPECT_FALSE(h_.fs().GetStatus().read_only);
+  EXPECT_TRUE(h_.fs().Write(ino, fh, 10000, data).ok());
+  ASSERT_TRUE(h_.fs().Release(ino, fh).ok());
+}
+
 TEST_F(CoreFsTest, DirectoriesAndRename) {
   auto a = h_.fs().Mkdir(kRootIno, "a", 0755, RootCaller());
   auto b = h_.fs().Mkdir(kRootIno, "b", 0755, RootCaller());

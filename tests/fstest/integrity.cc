@@ -28,7 +28,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/fstest/random.h"
+
 namespace {
+
+using shardfs::fstest::Rng;
 
 struct Options {
   std::string dir;
@@ -43,26 +47,6 @@ struct Options {
   bool verify_only = false;
   bool keep = false;
   bool fallocate = true;
-};
-
-// splitmix64: tiny, fast, and the same on every platform (unlike std distributions).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [lo, hi] (inclusive); lo if hi < lo.
-  int64_t In(int64_t lo, int64_t hi) {
-    return hi <= lo ? lo : lo + static_cast<int64_t>(Next() % static_cast<uint64_t>(hi - lo + 1));
-  }
-  bool Percent(int p) { return static_cast<int>(Next() % 100) < p; }
-
- private:
-  uint64_t s_;
 };
 
 std::string ErrnoText(int err) {
@@ -615,12 +599,7 @@ int main(int argc, char** argv) {
     Usage();
     return 2;
   }
-  if (!o.seed_given) {
-    // 63 bits, so that --seed (parsed as int64) can take any seed printed here.
-    o.seed = ((static_cast<uint64_t>(std::random_device{}()) << 32) ^
-              static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count())) &
-             static_cast<uint64_t>(INT64_MAX);
-  }
+  if (!o.seed_given) o.seed = shardfs::fstest::FreshSeed();
   if (o.verify_only) {
     printf("fstest_integrity: verify only, dir %s, shadow %s\n", o.dir.c_str(), o.shadow.c_str());
   } else {

@@ -6,6 +6,8 @@
 #   2. `mount -a -T FSTAB` mounts the auto line and not the noauto one, twice (the second a no-op);
 #   3. type `shardfs` through mount.shardfs, which strips what mount(8) leaves in the options;
 #   4. the units systemd-fstab-generator makes for an x-systemd.automount line (offline);
+#   2b. `mount -o remount,ro` refuses every change with EROFS while reads go on (EBUSY while a
+#      file is open for writing), `shardfs status` says so, and `remount,rw` writes again;
 #   5. a missing password file, a missing keyfile, a wrong password, no password without a
 #      terminal, and nodes that do not answer each fail within seconds with one clear line;
 #      a systemd credential unlocks the drive, and one unreachable node of three (k=2) does not
@@ -158,6 +160,47 @@ umount "$mnt" || die "umount after mount -a failed"
 mount -T "$home/fstab" "$mnt" </dev/null || die "mount -T FSTAB DIR failed"
 check_mounted "$mnt" "mount DIR from the fstab"
 umount "$mnt" || die "umount failed"
+
+# ---- 2b. mount -o remount,ro and back to rw --------------------------------------------------------
+say "2b. mount -o remount,ro / remount,rw"
+mount -T "$home/fstab" "$mnt" </dev/null || die "mount -T FSTAB DIR failed"
+options_before=$(findmnt -rn -o OPTIONS "$mnt" | tr , '\n' | sort)
+echo before >"$mnt/before"
+# A file open for writing keeps the drive writable, as on any Linux file system (EBUSY).
+exec {held}>"$mnt/held"
+out=$(mount -T "$home/fstab" -o remount,ro "$mnt" </dev/null 2>&1) &&
+  fail "remount,ro worked while a file was open for writing"
+[[ $out == *busy* ]] || fail "remount,ro with a file open for writing said: '$out'"
+exec {held}>&-
+# mount(8) adds the fstab line's options (password_file=, cache_size=, ...) and the mount's own
+# (relatime, user_id=0, ...): a remount takes them all.
+out=$(mount -T "$home/fstab" -o remount,ro "$mnt" </dev/null 2>&1) || fail "remount,ro failed: $out"
+[[ $(findmnt -rn -o OPTIONS "$mnt") == ro,* ]] ||
+  fail "after remount,ro the mount shows $(findmnt -rn -o OPTIONS "$mnt")"
+for change in 'echo x >"$mnt/new"' 'echo x >>"$mnt/before"' 'rm "$mnt/before"' \
+  'mkdir "$mnt/d"' 'touch "$mnt/before"' 'chmod 600 "$mnt/before"' 'truncate -s 0 "$mnt/data"' \
+  'mv "$mnt/before" "$mnt/after"' 'ln -s x "$mnt/link"' 'setfattr -n user.x -v 1 "$mnt/data"'; do
+  if out=$(eval "$change" 2>&1); then
+    fail "a read-only drive took: $change"
+  elif [[ $out != *"Read-only file system"* ]]; then
+    fail "$change on a read-only drive said '$out', not EROFS"
+  fi
+done
+cmp -s "$home/data" "$mnt/data" || fail "reads stopped on the read-only drive"
+[[ $(cat "$mnt/before") == before ]] || fail "a file written just before remount,ro is not whole"
+"$SHARDFS_BIN" status "$mnt" | head -n 1 | grep -q "(read-only)" ||
+  fail "shardfs status does not say the drive is read-only"
+out=$(mount -o remount,rw,noexec "$mnt" </dev/null 2>&1) || fail "remount,rw failed: $out"
+options=$(findmnt -rn -o OPTIONS "$mnt" | tr , '\n' | sort)
+[[ $options == "$(printf '%s\nnoexec\n' "$options_before" | sort)" ]] ||
+  fail "remount,rw,noexec changed the mount's options from $(echo $options_before) to $(echo $options)"
+{ echo after >"$mnt/new" && [[ $(cat "$mnt/new") == after ]]; } || fail "no write after remount,rw"
+"$SHARDFS_BIN" status "$mnt" | head -n 1 | grep -q "(read-only)" &&
+  fail "shardfs status still says read-only after remount,rw"
+out=$("$SHARDFS_BIN" mount photos "$home" -o remount,ro 2>&1) &&
+  fail "a remount of a directory that is not mounted worked"
+[[ $out == *"nothing is mounted at"* ]] || fail "remount of an unmounted directory said: '$out'"
+umount "$mnt" || die "umount after the remounts failed"
 
 # ---- 3. type shardfs through mount.shardfs --------------------------------------------------------
 say "3. mount -t shardfs (mount.shardfs)"

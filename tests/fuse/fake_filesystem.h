@@ -74,6 +74,7 @@ class FakeFilesystem : public core::Filesystem {
   util::Status RemoveXattr(uint64_t ino, std::string_view name) override;
   util::Status Shutdown() override;
   util::Status SealAll() override { return util::Ok(); }
+  util::Status SetReadOnly(bool) override { return util::Ok(); }
   core::DriveStatus GetStatus() override { return {}; }
 
  private:

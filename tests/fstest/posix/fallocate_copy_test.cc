@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <string>
@@ -80,6 +81,46 @@ TEST_F(FallocateTest, PunchHoleWholeFileReadsZeros) {
   std::string got = PRead(fd.get(), 400000, 0);
   EXPECT_EQ(got.size(), 300000u);
   EXPECT_TRUE(IsAllZero(got));
+}
+
+// Allocated space counts in st_blocks at once, and writing into it adds nothing (du is right
+// for preallocated files, as databases make them).
+TEST_F(FallocateTest, AllocatedSpaceIsCountedOnceInStBlocks) {
+  std::string p = Path("f");
+  UniqueFd fd(open(p.c_str(), O_RDWR | O_CREAT, 0644));
+  ASSERT_SYS_OK(fd.get());
+  ASSERT_SYS_OK(fallocate(fd.get(), 0, 4095, 2));  // two bytes across a 4 KiB boundary
+  const blkcnt_t allocated = Stat(p).st_blocks;
+  EXPECT_GE(allocated * 512, 4097);
+  ASSERT_TRUE(PWriteAll(fd.get(), "ab", 4095));
+  EXPECT_EQ(Stat(p).st_blocks, allocated) << "writing into allocated bytes allocated them again";
+  ASSERT_SYS_OK(fsync(fd.get()));
+  EXPECT_EQ(Stat(p).st_blocks, allocated);
+  EXPECT_EQ(PRead(fd.get(), 4097, 0), std::string(4095, '\0') + "ab");
+
+  std::string q = Path("g");
+  UniqueFd g(open(q.c_str(), O_RDWR | O_CREAT, 0644));
+  ASSERT_SYS_OK(g.get());
+  ASSERT_SYS_OK(fallocate(g.get(), 0, 0, 1 << 20));
+  const blkcnt_t whole = Stat(q).st_blocks;
+  EXPECT_GE(whole * 512, 1 << 20);
+  ASSERT_TRUE(PWriteAll(g.get(), Pattern(1 << 20, 8), 0));
+  ASSERT_SYS_OK(fsync(g.get()));
+  EXPECT_EQ(Stat(q).st_blocks, whole);
+}
+
+// More than the drive can hold is refused with ENOSPC, and nothing is allocated.
+TEST_F(FallocateTest, MoreThanTheDriveHoldsIsENOSPC) {
+  std::string p = Path("f");
+  UniqueFd fd(open(p.c_str(), O_RDWR | O_CREAT, 0644));
+  ASSERT_SYS_OK(fd.get());
+  struct statvfs vfs {};
+  ASSERT_SYS_OK(fstatvfs(fd.get(), &vfs));
+  const off_t beyond = static_cast<off_t>(vfs.f_bavail * vfs.f_frsize) * 2 + (off_t{1} << 30);
+  EXPECT_SYS_ERRNO(fallocate(fd.get(), 0, 0, beyond), ENOSPC);
+  EXPECT_SYS_ERRNO(fallocate(fd.get(), 0, 0, off_t{1} << 50), ENOSPC, EFBIG);
+  EXPECT_EQ(Stat(p).st_size, 0);
+  EXPECT_EQ(Stat(p).st_blocks, 0);
 }
 
 TEST_F(FallocateTest, Errors) {

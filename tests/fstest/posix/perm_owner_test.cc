@@ -1,10 +1,16 @@
 // Ownership rules as unprivileged users: setgid directories, chown/chgrp/chmod by non-root,
 // and set-id bits cleared by chown and by writes. Expectations follow Linux on ext4.
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/fstest/posix/fs_helpers.h"
 
@@ -161,6 +167,76 @@ TEST_F(OwnerTest, WriteByUnprivilegedUserClearsSetIdBits) {
   ASSERT_SYS_OK(chmod(f.c_str(), 04766));
   EXPECT_ERRNO(RunAs(kOther, [&] { return Err(truncate(f.c_str(), 1)); }), 0);
   EXPECT_EQ(ModeOf(f), 0766u) << "truncate clears setuid too";
+}
+
+// The changes whose requests carry no set-id flag, or that bypass the page cache, clear the
+// bits too, and stat(2) shows it at once (no stale cached mode).
+TEST_F(OwnerTest, EveryModificationByUnprivilegedUserClearsSetIdBits) {
+  const std::string src = Path("src");
+  ASSERT_TRUE(WriteFile(src, Pattern(8192, 2), 0644));
+  auto direct_write = [](int fd) {
+    void* buf = nullptr;
+    if (posix_memalign(&buf, 4096, 4096) != 0) return ENOMEM;
+    std::memset(buf, 'D', 4096);
+    ssize_t n = pwrite(fd, buf, 4096, 0);
+    int err = n == 4096 ? 0 : (n < 0 ? errno : EIO);
+    std::free(buf);
+    return err;
+  };
+  const std::vector<std::pair<std::string, std::function<int(int)>>> changes = {
+      {"O_DIRECT write", direct_write},
+      {"fallocate", [](int fd) { return Err(fallocate(fd, 0, 0, 20000)); }},
+      {"fallocate KEEP_SIZE",
+       [](int fd) { return Err(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 10)); }},
+      {"punch hole",
+       [](int fd) {
+         return Err(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 10));
+       }},
+      {"copy_file_range into it",
+       [&](int fd) {
+         int in = open(src.c_str(), O_RDONLY);
+         if (in < 0) return errno;
+         loff_t from = 0, to = 100;
+         ssize_t n = copy_file_range(in, &from, fd, &to, 1000, 0);
+         close(in);
+         return n == 1000 ? 0 : (n < 0 ? errno : EIO);
+       }},
+  };
+  for (const auto& [what, change] : changes) {
+    for (const auto& [before, after] : {std::pair{06666u, 02666u}, std::pair{06676u, 0676u}}) {
+      SCOPED_TRACE(what + " of a file with mode 0" + std::to_string(before / 512) +
+                   std::to_string(before / 64 % 8) + std::to_string(before / 8 % 8) +
+                   std::to_string(before % 8));
+      std::string f = Path("f");
+      ASSERT_TRUE(WriteFile(f, Pattern(8192, 1), 0644));
+      ASSERT_SYS_OK(chown(f.c_str(), kOther.uid, kOtherGid));
+      ASSERT_SYS_OK(chmod(f.c_str(), before));
+      ASSERT_EQ(ModeOf(f), before);  // cached by the kernel now
+      EXPECT_ERRNO(RunAs(kUser,
+                         [&] {
+                           int fd =
+                               open(f.c_str(), O_RDWR | (what == "O_DIRECT write" ? O_DIRECT : 0));
+                           if (fd < 0) return errno;
+                           int err = change(fd);
+                           close(fd);
+                           return err;
+                         }),
+                   0);
+      EXPECT_EQ(ModeOf(f), after);
+      ASSERT_SYS_OK(unlink(f.c_str()));
+    }
+  }
+  // Root (CAP_FSETID) keeps them, through the same calls.
+  std::string f = Path("root");
+  ASSERT_TRUE(WriteFile(f, Pattern(8192, 1), 0644));
+  ASSERT_SYS_OK(chmod(f.c_str(), 06777));
+  for (const auto& [what, change] : changes) {
+    SCOPED_TRACE(what + " by root");
+    UniqueFd fd(open(f.c_str(), O_RDWR | (what == "O_DIRECT write" ? O_DIRECT : 0)));
+    ASSERT_SYS_OK(fd.get());
+    EXPECT_ERRNO(change(fd.get()), 0);
+    EXPECT_EQ(ModeOf(f), 06777u);
+  }
 }
 
 TEST_F(OwnerTest, WriteByRootKeepsSetIdBits) {
