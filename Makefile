@@ -1,9 +1,12 @@
 # Entry points for developers and CI (.ci/run calls `make test`). CMake does the building;
 # this file only strings the steps together.
 #   make deps     install the Debian packages (scripts/install-deps.sh) and let FUSE use
-#                 io_uring where the kernel can (scripts/enable-fuse-uring.sh)
+#                 io_uring where the kernel can (scripts/enable-fuse-uring.sh); the only
+#                 target that installs or changes the machine (demo and test run it first)
 #   make build    RelWithDebInfo build in $(BUILD_DIR), warnings are errors
-#   make test     build + ASan/UBSan build of the tests, all ctest, sanitized unit tests, format
+#   make unit     build, then the unit tests only (ctest -L unit; well under 2 minutes)
+#   make test     deps + build + ASan/UBSan build of the tests, all ctest, sanitized unit
+#                 tests, format
 #   make format   clang-format -i every C++ source
 #   make demo     create a demo drive under ./demo (scripts/demo.sh)
 #   make deb      build, then the Debian package $(BUILD_DIR)/deb/shardfs_*.deb (CPack, packaging/)
@@ -22,7 +25,7 @@ ASAN_WERROR ?= $(WERROR)
 # `make test` stops and says so. The sanitizer build builds and runs the unit tests, and of the
 # integration tests only node_test (the others run real programs from the normal build; building
 # them twice would cost CI minutes for tests that then do not run).
-UNIT_TEST_BINARIES := util_test crypto_test cache_test remote_test core_test fuse_test
+UNIT_TEST_BINARIES := util_test crypto_test cache_test remote_test core_test drive_test fuse_test
 INTEGRATION_TEST_BINARIES := cli_test s3_test node_test
 # node_test too: it drives a sanitized shardfs-node (its SIGTERM shutdown once freed a socket
 # twice, which only ASan showed).
@@ -32,7 +35,7 @@ FORMAT_DIRS := $(wildcard fs cli node tests bench)
 
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build asan test check-format format demo deb bench clean
+.PHONY: all deps build asan unit test check-format format demo deb bench clean
 
 all: build
 
@@ -40,12 +43,12 @@ deps:
 	scripts/install-deps.sh
 	scripts/enable-fuse-uring.sh
 
-build: deps
+build:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DSHARDFS_WERROR=$(WERROR)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-asan: deps
+asan:
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHARDFS_SANITIZE=ON \
 	  -DSHARDFS_WERROR=$(ASAN_WERROR)
 	cmake --build $(ASAN_DIR) -j$(JOBS) --target $(ASAN_TARGETS)
@@ -58,7 +61,12 @@ asan: deps
 	  exit 1; \
 	fi
 
-test: build asan
+unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -L unit
+
+# deps first, on its own: a parallel make must not build while packages are being installed.
+test: deps
+	$(MAKE) build asan
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
 	$(ASAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -L unit
 	$(ASAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -R '^Node[A-Za-z]*Test\.'
@@ -73,19 +81,22 @@ format:
 	    xargs -0 -r clang-format -i; \
 	fi
 
-demo: build
+demo: deps
+	$(MAKE) build
 	SHARDFS_BIN=$(BUILD_DIR)/cli/shardfs scripts/demo.sh
 
 # CPack stages the installed files with DESTDIR, strips the programs and asks dpkg-shlibdeps
 # for the library dependencies; tests/packaging/deb_test.sh checks and installs the result.
-deb: build
+deb: deps
+	$(MAKE) build
 	rm -rf $(BUILD_DIR)/deb
 	cpack --config $(BUILD_DIR)/CPackConfig.cmake -G DEB -B $(BUILD_DIR)/deb
 	@echo "make deb: $$(ls $(abspath $(BUILD_DIR))/deb/shardfs_*.deb)"
 
 # Not part of `make test`: ~25 minutes on 2 cores. Results go to bench/results/; pass options
 # with BENCH_ARGS, e.g. `make bench BENCH_ARGS=--quick`.
-bench: build
+bench: deps
+	$(MAKE) build
 	SHARDFS_BIN=$(abspath $(BUILD_DIR))/cli/shardfs \
 	  SHARDFS_NODE_BIN=$(abspath $(BUILD_DIR))/node/shardfs-node \
 	  MICRO_BENCH_BIN=$(abspath $(BUILD_DIR))/bench/micro_bench bench/run.sh $(BENCH_ARGS)

@@ -31,9 +31,9 @@
 #include <vector>
 
 #include "fs/cache/block_cache.h"
+#include "fs/core/meta_store.h"
 #include "fs/crypto/aead.h"
 #include "fs/crypto/random.h"
-#include "fs/meta_store.h"
 #include "fs/remote/erasure.h"
 #include "fs/util/bytes.h"
 #include "fs/util/check.h"

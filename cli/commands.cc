@@ -1,14 +1,14 @@
 #include "cli/commands.h"
 
-#include "fs/drive_fs.h"
+#include "cli/drive/drive_fs.h"
 
 #include <cstdio>
 
 #include <fmt/format.h>
 
+#include "cli/drive/drive_init.h"
+#include "cli/drive/drive_unlock.h"
 #include "cli/password.h"
-#include "fs/drive_init.h"
-#include "fs/drive_unlock.h"
 #include "fs/util/files.h"
 #include "fs/util/units.h"
 
@@ -22,7 +22,7 @@ using util::Status;
 namespace {
 
 Result<std::string> ConfigDir(const CommonOptions& common) {
-  return core::ResolveConfigDir(common.location, core::PathEnv::FromProcess());
+  return drive::ResolveConfigDir(common.location, drive::PathEnv::FromProcess());
 }
 
 Result<crypto::KdfParams> ParseKdf(const KdfOptions& o) {
@@ -73,7 +73,7 @@ void ShowMnemonic(const util::SecretBytes& mnemonic, Shown shown) {
   std::fputs("\n", stdout);
 }
 
-void PrintConfig(const core::DriveConfig& c, const core::DrivePaths& paths) {
+void PrintConfig(const core::DriveConfig& c, const drive::DrivePaths& paths) {
   fmt::print("drive         {}\n", c.name);
   fmt::print("id            {}\n", c.drive_id);
   fmt::print("created       {}\n", c.created);
@@ -123,8 +123,8 @@ Result<core::DriveConfig> BuildConfig(const CommonOptions& common, const InitOpt
   if (o.cache_dir) {
     c.cache_dir = util::AbsolutePath(*o.cache_dir);
   } else {
-    SHARDFS_ASSIGN_OR_RETURN(c.cache_dir, core::DefaultCacheDir(o.drive, common.location.system,
-                                                                core::PathEnv::FromProcess()));
+    SHARDFS_ASSIGN_OR_RETURN(c.cache_dir, drive::DefaultCacheDir(o.drive, common.location.system,
+                                                                 drive::PathEnv::FromProcess()));
   }
   auto cache_size = util::ParseSize(o.cache_size);
   if (!cache_size.ok()) return cache_size.error().WithContext("--cache-size");
@@ -138,10 +138,10 @@ Result<core::DriveConfig> BuildConfig(const CommonOptions& common, const InitOpt
 }  // namespace
 
 Status RunInit(const CommonOptions& common, const InitOptions& o) {
-  core::InitRequest req;
+  drive::InitRequest req;
   SHARDFS_ASSIGN_OR_RETURN(req.config, BuildConfig(common, o));
   if (!req.config.nodes.empty()) {
-    auto ready = core::PrepareNodes(req.config);
+    auto ready = drive::PrepareNodes(req.config);
     if (!ready.ok()) return ready.error().WithContext("the nodes are not ready for a drive");
   }
   SHARDFS_ASSIGN_OR_RETURN(req.config_dir, ConfigDir(common));
@@ -152,7 +152,7 @@ Status RunInit(const CommonOptions& common, const InitOptions& o) {
                      "words");
   }
   // Refuse early, before asking for a password, when the name is taken.
-  core::DrivePaths paths = core::DrivePaths::For(req.config_dir, o.drive);
+  drive::DrivePaths paths = drive::DrivePaths::For(req.config_dir, o.drive);
   if (util::PathExists(paths.drive_dir)) {
     return MakeError(Errc::kExists, fmt::format("a drive named '{}' already exists in {}; choose "
                                                 "another name (shardfs never overwrites a drive)",
@@ -177,7 +177,7 @@ Status RunInit(const CommonOptions& common, const InitOptions& o) {
                                        fmt::format("password for drive '{}'", o.drive)));
   util::SystemClock clock;
   bool restoring = o.restore;
-  auto result = core::CreateDrive(std::move(req), clock);
+  auto result = drive::CreateDrive(std::move(req), clock);
   if (!result.ok()) {
     if (restoring && result.code() == Errc::kInvalid) {
       return result.error().WithContext("the words given for --restore");
@@ -201,22 +201,22 @@ Status RunInit(const CommonOptions& common, const InitOptions& o) {
 
 Status RunInfo(const CommonOptions& common, const std::string& drive) {
   SHARDFS_ASSIGN_OR_RETURN(std::string dir, ConfigDir(common));
-  core::DrivePaths paths = core::DrivePaths::For(dir, drive);
-  SHARDFS_ASSIGN_OR_RETURN(core::DriveConfig config, core::LoadDriveConfig(paths, drive));
+  drive::DrivePaths paths = drive::DrivePaths::For(dir, drive);
+  SHARDFS_ASSIGN_OR_RETURN(core::DriveConfig config, drive::LoadDriveConfig(paths, drive));
   PrintConfig(config, paths);
   return util::Ok();
 }
 
 Status RunList(const CommonOptions& common) {
   SHARDFS_ASSIGN_OR_RETURN(std::string dir, ConfigDir(common));
-  auto names = core::ListDrives(dir);
+  auto names = drive::ListDrives(dir);
   if (names.empty()) {
     fmt::print(stderr, "no drives in {}; create one with `shardfs init DRIVE --store dir:PATH`\n",
                dir);
     return util::Ok();
   }
   for (const auto& name : names) {
-    auto config = core::LoadDriveConfig(core::DrivePaths::For(dir, name), name);
+    auto config = drive::LoadDriveConfig(drive::DrivePaths::For(dir, name), name);
     if (config.ok()) {
       fmt::print("{:<20} {}  {}\n", name, config->drive_id, config->store.ToString());
     } else {
@@ -228,12 +228,13 @@ Status RunList(const CommonOptions& common) {
 
 Status RunShowMnemonic(const CommonOptions& common, const std::string& drive) {
   SHARDFS_ASSIGN_OR_RETURN(std::string dir, ConfigDir(common));
-  core::DrivePaths paths = core::DrivePaths::For(dir, drive);
-  SHARDFS_TRY(core::LoadDriveConfig(paths, drive));
+  drive::DrivePaths paths = drive::DrivePaths::For(dir, drive);
+  SHARDFS_TRY(drive::LoadDriveConfig(paths, drive));
   SHARDFS_ASSIGN_OR_RETURN(util::SecretBytes password,
                            GetPassword(common.password_file, PasswordUse::kUnlock,
                                        fmt::format("password for drive '{}'", drive)));
-  SHARDFS_ASSIGN_OR_RETURN(core::UnlockedDrive unlocked, core::UnlockDrive(paths, drive, password));
+  SHARDFS_ASSIGN_OR_RETURN(drive::UnlockedDrive unlocked,
+                           drive::UnlockDrive(paths, drive, password));
   ShowMnemonic(unlocked.mnemonic, Shown::kAgain);
   return util::Ok();
 }
@@ -242,14 +243,14 @@ Status RunPasswd(const CommonOptions& common, const std::string& drive,
                  const std::optional<std::string>& new_password_file, const KdfOptions& kdf) {
   SHARDFS_ASSIGN_OR_RETURN(std::string dir, ConfigDir(common));
   SHARDFS_ASSIGN_OR_RETURN(crypto::KdfParams params, ParseKdf(kdf));
-  core::DrivePaths paths = core::DrivePaths::For(dir, drive);
-  SHARDFS_TRY(core::LoadDriveConfig(paths, drive));
+  drive::DrivePaths paths = drive::DrivePaths::For(dir, drive);
+  SHARDFS_TRY(drive::LoadDriveConfig(paths, drive));
   std::string what = fmt::format("password for drive '{}'", drive);
   SHARDFS_ASSIGN_OR_RETURN(
       util::SecretBytes old_password,
       GetPassword(common.password_file, PasswordUse::kUnlock, "current " + what));
   // Check the old password before asking for a new one.
-  SHARDFS_TRY(core::UnlockDrive(paths, drive, old_password));
+  SHARDFS_TRY(drive::UnlockDrive(paths, drive, old_password));
   Result<util::SecretBytes> new_password = new_password_file
                                                ? ReadSecretFile(*new_password_file, "new password")
                                                : PromptHidden(fmt::format("New {}: ", what));
@@ -265,7 +266,7 @@ Status RunPasswd(const CommonOptions& common, const std::string& drive,
       return MakeError(Errc::kInvalid, "the two passwords differ; the password was not changed");
     }
   }
-  SHARDFS_TRY(core::ChangePassword(paths, drive, old_password, *new_password, params));
+  SHARDFS_TRY(drive::ChangePassword(paths, drive, old_password, *new_password, params));
   fmt::print("The password of drive '{}' was changed.\n", drive);
   return util::Ok();
 }

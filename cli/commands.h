@@ -6,13 +6,13 @@
 #include <optional>
 #include <string>
 
-#include "fs/drive_paths.h"
+#include "cli/drive/drive_paths.h"
 #include "fs/util/result.h"
 
 namespace shardfs::cli {
 
 struct CommonOptions {
-  core::DriveLocation location;
+  drive::DriveLocation location;
   std::optional<std::string> password_file;
 };
 

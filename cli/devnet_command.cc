@@ -20,7 +20,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "fs/node_list.h"
+#include "fs/core/node_list.h"
 #include "fs/util/files.h"
 #include "fs/util/units.h"
 

@@ -22,12 +22,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/drive/drive_fs.h"
+#include "cli/drive/drive_probe.h"
+#include "cli/drive/drive_unlock.h"
 #include "cli/password.h"
 #include "cli/remount_command.h"
 #include "cli/status_command.h"
-#include "fs/drive_fs.h"
-#include "fs/drive_probe.h"
-#include "fs/drive_unlock.h"
 #include "fs/fuse/control_socket.h"
 #include "fs/fuse/daemon_socket.h"
 #include "fs/fuse/fuse_session.h"
@@ -57,7 +57,7 @@ constexpr const char* kCredentialName = "shardfs.password";  // systemd LoadCred
 
 // What serving a drive needs once it is unlocked.
 struct ServeRequest {
-  core::UnlockedDrive drive;
+  drive::UnlockedDrive drive;
   fuse::MountOptions options;
   std::string drive_name;
   std::string mountpoint;  // absolute, symlinks resolved
@@ -191,7 +191,7 @@ Status ServeDrive(ServeRequest request, const ReportFn& report) {
   // Destroyed in reverse: the session, the pid file, the filesystem (releasing the drive), and
   // last the listener, whose closing tells `shardfs unmount` that everything is done.
   std::optional<fuse::DaemonListener> listener;
-  auto unreachable = core::ProbeNodes(request.drive.config, kProbeTimeout);
+  auto unreachable = drive::ProbeNodes(request.drive.config, kProbeTimeout);
   if (!unreachable.ok()) {
     report(unreachable.error(), "");
     return unreachable.error();
@@ -200,7 +200,7 @@ Status ServeDrive(ServeRequest request, const ReportFn& report) {
     spdlog::warn("mounting without {}; enough nodes answered to read and write", node);
   }
   const std::string cache_dir = request.drive.config.cache_dir;
-  auto fs = core::OpenDriveFilesystem(std::move(request.drive), fs_options);
+  auto fs = drive::OpenDriveFilesystem(std::move(request.drive), fs_options);
   if (!fs.ok()) {
     Status error =
         fs.error().WithContext(fmt::format("cannot open drive '{}'", request.drive_name));
@@ -382,36 +382,36 @@ bool TrustedDaemon(const fuse::DaemonConnection& daemon, const fuse::MountEntry&
 
 // The drive's files: config= names them, else the config directory (config_dir=, the CLI's
 // flags, the environment) holds them under the drive's name.
-Result<core::DrivePaths> FindDrive(const CommonOptions& common, const fuse::MountOptions& options,
-                                   const MountCommandOptions& o, const std::string& drive) {
+Result<drive::DrivePaths> FindDrive(const CommonOptions& common, const fuse::MountOptions& options,
+                                    const MountCommandOptions& o, const std::string& drive) {
   if (options.config) {
     std::string dir = *options.config;
     struct stat st {};
     if (::stat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
       dir = dir.substr(0, dir.find_last_of('/'));  // config.json: its directory
     }
-    core::DrivePaths paths;
+    drive::DrivePaths paths;
     paths.config_dir = paths.drives_dir = paths.drive_dir = dir;
     paths.config_file = dir + "/config.json";
     paths.keyfile = dir + "/keyfile";
     return paths;
   }
-  core::DriveLocation location = common.location;
+  drive::DriveLocation location = common.location;
   if (options.config_dir) location.config_dir = options.config_dir;
-  core::PathEnv env = core::PathEnv::FromProcess();
+  drive::PathEnv env = drive::PathEnv::FromProcess();
   const bool located = location.config_dir || location.system || !env.shardfs_config_dir.empty();
   if (o.from_mount_helper && !located && ::geteuid() == 0) {
     // Through mount(8) at boot, root's drives are the system's (shardfs init --system):
     // mount(8) clears $HOME, and mount.fuse3 then sets it to /root for the filesystem, so
     // /etc/shardfs comes first, then root's own config directory.
-    const core::DrivePaths system = core::DrivePaths::For("/etc/shardfs", drive);
+    const drive::DrivePaths system = drive::DrivePaths::For("/etc/shardfs", drive);
     if (env.home.empty() || util::PathExists(system.config_file)) location.system = true;
   } else if (o.from_mount_helper && env.home.empty()) {
     // A user's mount(8) call: their drives are under their home.
     if (const struct passwd* pw = ::getpwuid(::geteuid()); pw != nullptr) env.home = pw->pw_dir;
   }
-  SHARDFS_ASSIGN_OR_RETURN(std::string dir, core::ResolveConfigDir(location, env));
-  return core::DrivePaths::For(dir, drive);
+  SHARDFS_ASSIGN_OR_RETURN(std::string dir, drive::ResolveConfigDir(location, env));
+  return drive::DrivePaths::For(dir, drive);
 }
 
 // password_file=, else --password-file, else the systemd credential, else the environment, else
@@ -443,10 +443,11 @@ Result<ServeRequest> PrepareMount(const CommonOptions& common, const MountComman
       o.drive.starts_with(kSourcePrefix) ? o.drive.substr(kSourcePrefix.size()) : o.drive;
   if (o.from_mount_helper && !options.fsname) options.fsname = o.drive;
   SHARDFS_ASSIGN_OR_RETURN(std::string mountpoint, CheckMountpoint(o.mountpoint));
-  SHARDFS_ASSIGN_OR_RETURN(core::DrivePaths paths, FindDrive(common, options, o, drive));
-  SHARDFS_TRY(core::LoadDriveConfig(paths, drive));
+  SHARDFS_ASSIGN_OR_RETURN(drive::DrivePaths paths, FindDrive(common, options, o, drive));
+  SHARDFS_TRY(drive::LoadDriveConfig(paths, drive));
   SHARDFS_ASSIGN_OR_RETURN(util::SecretBytes password, MountPassword(common, options, drive));
-  SHARDFS_ASSIGN_OR_RETURN(core::UnlockedDrive unlocked, core::UnlockDrive(paths, drive, password));
+  SHARDFS_ASSIGN_OR_RETURN(drive::UnlockedDrive unlocked,
+                           drive::UnlockDrive(paths, drive, password));
   if (options.cache_dir) unlocked.config.cache_dir = *options.cache_dir;
   if (options.cache_size) unlocked.config.cache_size = *options.cache_size;
   return ServeRequest{std::move(unlocked), std::move(options), drive, std::move(mountpoint)};

@@ -151,18 +151,6 @@ Result<ObjectHeader> ReadHeader(int fd, size_t* header_len) {
   return h;
 }
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<TempFile> TempFile::Create(const std::string& dir) {
   std::string tmpl = dir + "/put-XXXXXX";
   int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);

@@ -11,6 +11,7 @@
 
 #include "fs/util/bytes.h"
 #include "fs/util/result.h"
+#include "fs/util/unique_fd.h"
 
 namespace shardfs::node {
 
@@ -47,26 +48,7 @@ util::Result<ObjectHeader> DecodeHeader(util::ByteSpan buf, size_t* header_len);
 // Reads and decodes the header of an open object file (at offset 0).
 util::Result<ObjectHeader> ReadHeader(int fd, size_t* header_len);
 
-// A file descriptor closed on destruction. Move-only.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd();
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-
- private:
-  int fd_ = -1;
-};
+using util::UniqueFd;
 
 // A new file in dir (mode 0600) that is unlinked on destruction unless Keep() was called.
 class TempFile {

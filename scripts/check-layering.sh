@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Usage: check-layering.sh [ROOT]   (ROOT defaults to the repository holding this script)
 #
-# Enforces DESIGN.md's include direction, fs/fuse -> fs -> {fs/crypto, fs/cache, fs/remote}
-# -> fs/util, on every C++ file under fs/, node/, cli/ and mount-helpers/:
-#   fs/util                      includes only fs/util
+# Enforces DESIGN.md's include direction, cli -> fs/fuse -> fs/core -> {fs/crypto, fs/cache,
+# fs/remote} -> fs/util, on every C++ file under fs/, node/, cli/ and mount-helpers/:
+#   fs/util                         includes only fs/util
 #   fs/crypto, fs/cache, fs/remote  include only fs/util and their own folder
-#   fs/*.{h,cc} (the core)       includes fs/util, the three leaves and fs/*.h; never fs/fuse
-#   fs/fuse                      includes anything under fs/
-#   any other fs/<dir>           treated as a leaf until a rule for it is added here
-#   node/                        includes only fs/util, fs/remote and node/
-#   nothing under fs/            includes cli/ or node/
-#   only fs/fuse                 includes libfuse headers (<fuse.h>, <fuse_lowlevel.h>, <fuse3/...>)
+#   fs/core                         includes fs/util, the three leaves and fs/core; never fs/fuse
+#   fs/fuse                         includes anything under fs/
+#   any other fs/<dir>              treated as a leaf until a rule for it is added here
+#   fs/ itself                      holds folders only: a file there belongs to no layer
+#   cli/drive (the drive's wiring)  includes fs/util, the leaves, fs/core and cli/drive
+#   cli/ (the programs)             includes fs/ and cli/
+#   node/                           includes only fs/util, fs/remote and node/
+#   nothing under fs/               includes cli/ or node/; nothing under cli/ includes node/
+#   only fs/fuse                    includes libfuse headers (<fuse.h>, <fuse_lowlevel.h>, ...)
 # tests/ and bench/ are not checked: tests may reach any layer (and libfuse, to test fs/fuse).
 # Relative quoted includes ("x.h", "../cache/x.h") are resolved against the including file.
 # Prints `file:line: <include> crosses the layers (<rule>)` per violation and exits 1,
@@ -33,17 +36,21 @@ SCAN_DIRS=(fs node cli mount-helpers)
 REPO_DIRS="fs|cli|node|tests|bench|mount-helpers|packaging"
 LEAVES="crypto|cache|remote"
 
-# The layer a file belongs to: util, leaf:<name>, core, fuse, node, app (cli, helpers).
+# The layer a file belongs to: util, leaf:<name>, core, fuse, loose (a file in fs/ itself),
+# drive, cli, node, app (mount helpers).
 layer_of() {
   local f=$1
   case "$f" in
     fs/util/*) echo util ;;
     fs/fuse/*) echo fuse ;;
+    fs/core/*) echo core ;;
     fs/*/*)
       local d=${f#fs/}
       echo "leaf:${d%%/*}"
       ;;
-    fs/*) echo core ;;
+    fs/*) echo loose ;;
+    cli/drive/*) echo drive ;;
+    cli/*) echo cli ;;
     node/*) echo node ;;
     *) echo app ;;
   esac
@@ -57,11 +64,15 @@ is_libfuse_header() {
 rule_broken() {
   local layer=$1 target=$2
   case "$layer:$target" in
-    util:* | leaf:* | core:* | fuse:*)
+    util:* | leaf:* | core:* | fuse:* | loose:*)
       if [[ "$target" == cli/* || "$target" == node/* ]]; then
         echo "nothing under fs/ includes cli/ or node/"
         return
       fi
+      ;;
+    drive:node/* | cli:node/*)
+      echo "nothing under cli/ includes node/"
+      return
       ;;
   esac
   case "$layer" in
@@ -81,13 +92,24 @@ rule_broken() {
       ;;
     core)
       if [[ "$target" == fs/fuse/* ]]; then
-        echo "the core in fs/ never includes fs/fuse: fs/fuse sits above it"
-      elif [[ ! "$target" =~ ^fs/(util|$LEAVES)/ && ! "$target" =~ ^fs/[^/]+\.h$ ]]; then
-        echo "the core in fs/ includes only fs/util, fs/crypto, fs/cache, fs/remote and fs/*.h"
+        echo "fs/core never includes fs/fuse: fs/fuse sits above it"
+      elif [[ ! "$target" =~ ^fs/(util|core|$LEAVES)/ ]]; then
+        echo "fs/core includes only fs/util, fs/crypto, fs/cache, fs/remote and fs/core"
       fi
+      ;;
+    loose)
+      echo "fs/ holds folders only: move this file into the layer it belongs to"
       ;;
     fuse)
       [[ "$target" == fs/* ]] || echo "fs/fuse includes only fs/"
+      ;;
+    drive)
+      if [[ ! "$target" =~ ^(fs/(util|core|$LEAVES)|cli/drive)/ ]]; then
+        echo "cli/drive includes only fs/util, the leaves, fs/core and cli/drive"
+      fi
+      ;;
+    cli)
+      [[ "$target" =~ ^(fs|cli)/ ]] || echo "cli/ includes only fs/ and cli/"
       ;;
     node)
       if [[ ! "$target" =~ ^(fs/util|fs/remote|node)/ ]]; then

@@ -15,7 +15,7 @@ SHARDFS=${SHARDFS_BIN:-build/cli/shardfs}
 NODE_BIN=${SHARDFS_NODE_BIN:-build/node/shardfs-node}
 DRIVE=demo
 export SHARDFS_CONFIG_DIR=$PWD/demo/config
-# Where the CLI keeps a drive (fs/drive_paths.h): <config dir>/drives/<name>/.
+# Where the CLI keeps a drive (cli/drive/drive_paths.h): <config dir>/drives/<name>/.
 drive_dir=$SHARDFS_CONFIG_DIR/drives/$DRIVE
 
 die() {

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "fs/filesystem.h"
+#include "fs/core/filesystem.h"
 
 struct fuse_lowlevel_ops;
 struct fuse_session;

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "fs/filesystem.h"
+#include "fs/core/filesystem.h"
 #include "fs/util/result.h"
 
 namespace shardfs::fuse {

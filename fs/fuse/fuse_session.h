@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "fs/filesystem.h"
+#include "fs/core/filesystem.h"
 #include "fs/fuse/mount_options.h"
 #include "fs/util/result.h"
 

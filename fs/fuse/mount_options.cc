@@ -297,7 +297,7 @@ Status ParseRemountOptions(std::string_view text, MountOptions& options) {
 
 std::vector<std::string> LibfuseArguments(const MountOptions& options,
                                           std::string_view default_fsname) {
-  // The kernel checks permissions from the mode bits; the core relies on it (fs/filesystem.h).
+  // The kernel checks permissions from the mode bits; the core relies on it (fs/core/filesystem.h).
   std::string list = "default_permissions";
   list += fmt::format(",fsname={},subtype={}", options.fsname.value_or(std::string(default_fsname)),
                       options.subtype);

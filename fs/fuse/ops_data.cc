@@ -209,7 +209,7 @@ bool AddEntry(fuse_req_t req, const AdapterConfig& config, const core::DirEntry&
   const size_t room = out.size - out.used;
   const bool dots = entry.name == "." || entry.name == "..";
   // The kernel takes a lookup reference for each plus entry but "." and "..", and those with
-  // ino 0 — exactly the ones the core counts (fs/filesystem.h).
+  // ino 0 — exactly the ones the core counts (fs/core/filesystem.h).
   const bool counts = plus && !dots && entry.ino != 0;
   size_t need = 0;
   if (plus) {

@@ -16,7 +16,7 @@
 
 #include <fuse_lowlevel.h>
 
-#include "fs/filesystem.h"
+#include "fs/core/filesystem.h"
 #include "fs/fuse/adapter.h"
 #include "fs/util/result.h"
 

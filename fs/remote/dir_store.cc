@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "fs/util/files.h"
+#include "fs/util/unique_fd.h"
 
 namespace shardfs::remote {
 namespace {
@@ -23,26 +24,6 @@ using util::Errc;
 using util::ErrnoError;
 using util::Error;
 using util::MakeError;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now and reports the error close() gives (a delayed write error on some file systems).
-  int Close() {
-    int r = ::close(fd_);
-    fd_ = -1;
-    return r;
-  }
-
- private:
-  int fd_;
-};
 
 class Dir {
  public:
@@ -186,7 +167,7 @@ util::Result<std::string> DirStore::WriteTemp(const std::string& fanout, std::st
   std::string tmp = fmt::format("{}/.tmp-{}-XXXXXX", fanout, name);
   int raw = ::mkostemp(tmp.data(), O_CLOEXEC);  // mode 0600
   if (raw < 0) return ErrnoError(errno, "cannot create a file in " + fanout);
-  Fd fd(raw);
+  util::UniqueFd fd(raw);
   auto fail = [&](Error e) {
     ::unlink(tmp.c_str());
     return e;
@@ -234,7 +215,7 @@ util::Status DirStore::PutFile(std::string_view name, const std::string& source,
     ::unlink(tmp.c_str());
     return StoreError(e);
   };
-  Fd fd(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
+  util::UniqueFd fd(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail(ErrnoError(errno, "cannot open " + tmp));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return fail(ErrnoError(errno, "cannot stat " + tmp));
@@ -282,7 +263,7 @@ util::Result<util::Bytes> DirStore::GetRange(std::string_view name, uint64_t off
                                              uint64_t length) {
   SHARDFS_TRY(ValidateObjectName(name));
   const std::string path = ObjectPath(name);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) {
       return MakeError(Errc::kNotFound, fmt::format("{} has no object {}", Describe(), name));

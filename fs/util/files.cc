@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include "fs/util/unique_fd.h"
+
 namespace shardfs::util {
 
 Error ErrnoError(int err, std::string_view what) {
@@ -65,25 +67,6 @@ Error ErrnoError(int err, std::string_view what) {
 
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int Release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
-
 Status WriteAll(int fd, ByteSpan data, const std::string& path) {
   size_t done = 0;
   while (done < data.size()) {
@@ -100,7 +83,7 @@ Status WriteAll(int fd, ByteSpan data, const std::string& path) {
 }  // namespace
 
 Result<Bytes> ReadFile(const std::string& path, uint64_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoError(errno, fmt::format("cannot open {}", path));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return ErrnoError(errno, fmt::format("cannot stat {}", path));
@@ -310,7 +293,7 @@ Status SequentialFileWriter::Finish() {
 }
 
 Status FsyncPath(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoError(errno, fmt::format("cannot open {}", path));
   if (::fsync(fd.get()) != 0) return ErrnoError(errno, fmt::format("cannot fsync {}", path));
   return Ok();
@@ -321,7 +304,7 @@ Status WriteFileAtomic(const std::string& path, ByteSpan data, mode_t mode, Over
   std::string tmpl = path + ".tmp.XXXXXX";
   int raw = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (raw < 0) return ErrnoError(errno, fmt::format("cannot create a file in {}", dir));
-  Fd fd(raw);
+  UniqueFd fd(raw);
   auto fail = [&](Error e) {
     ::unlink(tmpl.c_str());
     return e;

@@ -19,7 +19,7 @@
 #include "fs/cache/block_cache.h"
 #include "fs/cache/kv_store.h"
 #include "tests/cache/block_test_util.h"
-#include "tests/cache/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace shardfs::cache {
 namespace {
@@ -37,7 +37,7 @@ void WriteText(const std::string& path, const std::string& text) {
 }
 
 TEST(BlockCacheRecoveryTest, OpenDropsDamagedEntriesAndStrayFiles) {
-  TempDir dir;
+  testutil::TempDir dir;
   const std::string cache_dir = dir.Sub("cache");
   {
     auto cache =
@@ -76,7 +76,7 @@ TEST(BlockCacheRecoveryTest, OpenDropsDamagedEntriesAndStrayFiles) {
 }
 
 TEST(BlockCacheRecoveryTest, UnknownIndexFormatIsUnsupported) {
-  TempDir dir;
+  testutil::TempDir dir;
   const std::string cache_dir = dir.Sub("cache");
   {
     auto cache =
@@ -100,7 +100,7 @@ TEST(BlockCacheRecoveryTest, UnknownIndexFormatIsUnsupported) {
 // A cache written by format 1 (files only, no "small" table) opens, keeps its blocks and is
 // marked format 2.
 TEST(BlockCacheRecoveryTest, FormatOneIsUpgraded) {
-  TempDir dir;
+  testutil::TempDir dir;
   const std::string cache_dir = dir.Sub("cache");
   {
     auto cache =
@@ -129,7 +129,7 @@ TEST(BlockCacheRecoveryTest, FormatOneIsUpgraded) {
 // A process killed at random moments (SIGKILL: no destructors, no flush) leaves a cache that
 // opens consistent: every block it holds reads back exactly, and the accounting matches.
 TEST(BlockCacheRecoveryTest, KilledAtAnyMomentReopensConsistent) {
-  TempDir dir;
+  testutil::TempDir dir;
   const std::string cache_dir = dir.Sub("cache");
   const uint64_t budget = 16 * 3000;
   auto size_of = [](uint32_t n) -> size_t { return 1000 + (n * 211) % 3000; };
@@ -211,7 +211,7 @@ class BlockCacheDiskFullTest : public ::testing::Test {
     }
   }
 
-  TempDir dir_;
+  testutil::TempDir dir_;
   std::string mnt_;
   bool mounted_ = false;
   std::unique_ptr<BlockCache> cache_;

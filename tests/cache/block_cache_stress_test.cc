@@ -10,7 +10,7 @@
 
 #include "fs/cache/block_cache.h"
 #include "tests/cache/block_test_util.h"
-#include "tests/cache/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace shardfs::cache {
 namespace {
@@ -21,7 +21,7 @@ constexpr uint32_t kIds = 64;
 size_t SizeOf(uint32_t n) { return 500 + (n * 397) % 4000; }
 
 TEST(BlockCacheStressTest, ConcurrentOperationsKeepTheCacheConsistent) {
-  TempDir dir;
+  testutil::TempDir dir;
   const std::string cache_dir = dir.Sub("cache");
   const uint64_t budget = 20 * 2500;
   auto opened = BlockCache::Open({.dir = cache_dir, .budget_bytes = budget});

@@ -17,7 +17,7 @@
 
 #include "fs/cache/block_files.h"
 #include "tests/cache/block_test_util.h"
-#include "tests/cache/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace shardfs::cache {
 namespace {
@@ -51,7 +51,7 @@ class BlockCacheTest : public ::testing::TestWithParam<uint64_t> {
   }
   std::string CacheDir() const { return dir_.Sub("cache"); }
 
-  TempDir dir_;
+  testutil::TempDir dir_;
 };
 
 // Tests about the block files themselves: only the layout that keeps every block in a file.
@@ -430,7 +430,7 @@ TEST_P(BlockFileTest, GetOfVanishedFileDropsTheEntry) {
 
 // Blocks on both sides of the inline threshold, and an id moving from one side to the other.
 TEST(BlockCacheMixedTest, InlineAndFileBlocksLiveTogether) {
-  TempDir dir;
+  testutil::TempDir dir;
   const std::string cache_dir = dir.Sub("cache");
   auto file_count = [&] {
     size_t n = 0;
@@ -475,7 +475,7 @@ TEST(BlockCacheMixedTest, InlineAndFileBlocksLiveTogether) {
 // counted and dirty as asked, replacing older blocks of the same id, and still there after a
 // reopen. A batch that does not fit waits for space like Put.
 TEST(BlockCacheMixedTest, PutManyAddsSmallAndLargeBlocks) {
-  TempDir dir;
+  testutil::TempDir dir;
   const std::string cache_dir = dir.Sub("cache");
   const BlockCache::Options options{
       .dir = cache_dir, .budget_bytes = 40'000, .inline_max_bytes = 2000};

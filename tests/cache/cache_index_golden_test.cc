@@ -21,8 +21,8 @@
 #include "fs/cache/kv_store.h"
 #include "fs/util/encoding.h"
 #include "fs/util/files.h"
-#include "tests/cache/temp_dir.h"
 #include "tests/golden_util.h"
+#include "tests/temp_dir.h"
 
 namespace shardfs::cache {
 namespace {
@@ -233,7 +233,7 @@ void ExpectReads(const std::string& golden_path, size_t n_fixed) {
     }
   }
 
-  TempDir dir;
+  testutil::TempDir dir;
   BuildFromGolden(g, dir.path());
   {
     auto cache = BlockCache::Open(
@@ -257,7 +257,7 @@ void ExpectReads(const std::string& golden_path, size_t n_fixed) {
 
   // LRU order and dirty pinning as stored: a budget one block short evicts the clean block with
   // the smallest seq at Open, and keeps every dirty block.
-  TempDir small;
+  testutil::TempDir small;
   BuildFromGolden(g, small.path());
   ObjectId oldest_clean;
   uint64_t oldest_seq = UINT64_MAX;
@@ -283,7 +283,7 @@ void ExpectReads(const std::string& golden_path, size_t n_fixed) {
 }
 
 TEST(CacheIndexGoldenTest, WritesFormatV2) {
-  TempDir dir;
+  testutil::TempDir dir;
   {
     auto cache = BlockCache::Open(
         {.dir = dir.path(), .budget_bytes = 1 << 20, .inline_max_bytes = kInlineMax});

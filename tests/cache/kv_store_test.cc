@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fs/util/encoding.h"
-#include "tests/cache/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace shardfs::cache {
 namespace {
@@ -55,7 +55,7 @@ class KvStoreTest : public ::testing::Test {
     return keys;
   }
 
-  TempDir dir_;
+  testutil::TempDir dir_;
 };
 
 TEST_F(KvStoreTest, PutGetDelete) {

@@ -1,6 +1,6 @@
 // BlockPatches against a plain array that records which bytes were written: random writes and
 // truncates, checked after each step (contents, coverage, byte count and the disjoint ranges).
-#include "fs/block_patches.h"
+#include "fs/core/block_patches.h"
 
 #include <gtest/gtest.h>
 

@@ -13,9 +13,9 @@
 #include <gtest/gtest.h>
 
 #include "fs/cache/block_cache.h"
-#include "fs/core_fs.h"
+#include "fs/core/core_fs.h"
+#include "fs/core/meta_store.h"
 #include "fs/crypto/keys.h"
-#include "fs/meta_store.h"
 #include "fs/remote/dir_store.h"
 #include "fs/remote/erasure_store.h"
 #include "fs/remote/testing/faulty_store.h"

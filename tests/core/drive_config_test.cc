@@ -1,7 +1,7 @@
 // Drive config: parsing, validation, and the v1 golden file (tests/data/golden/config-v1.json).
 // SHARDFS_UPDATE_GOLDEN=1 rewrites the golden file after an intended format change (and the
 // format's version must be bumped with it: see docs/config.md).
-#include "fs/drive_config.h"
+#include "fs/core/drive_config.h"
 
 #include <cstdlib>
 

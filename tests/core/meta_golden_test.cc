@@ -19,12 +19,12 @@
 #include <vector>
 
 #include "fs/cache/kv_store.h"
+#include "fs/core/meta_store.h"
 #include "fs/crypto/record.h"
-#include "fs/meta_store.h"
 #include "fs/util/encoding.h"
 #include "fs/util/files.h"
-#include "tests/cache/temp_dir.h"
 #include "tests/golden_util.h"
+#include "tests/temp_dir.h"
 
 namespace shardfs::core {
 namespace {
@@ -278,7 +278,7 @@ uint64_t HomeSlot(std::string_view name) {
 }
 
 TEST(MetaGoldenTest, WritesFormatV1) {
-  cache::TempDir dir;
+  testutil::TempDir dir;
   {
     auto store = MetaStore::Open(dir.Sub("meta"), MetaKey(), NameKey());
     ASSERT_TRUE(store.ok()) << store.error().message;
@@ -302,7 +302,7 @@ TEST(MetaGoldenTest, ReadsFormatV1) {
   const std::vector<GoldenEntry> entries = ParseGolden(util::AsStringView(*golden));
   ASSERT_FALSE(entries.empty());
 
-  cache::TempDir dir;
+  testutil::TempDir dir;
   {
     auto kv = OpenRaw(dir.Sub("meta"));
     ASSERT_NE(kv, nullptr);

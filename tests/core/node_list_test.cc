@@ -1,13 +1,13 @@
 // Node lists (nodes.conf) and drive configs of version 2 (store "nodes"): parsing, validation
 // with errors naming the node and the key, and the v2 golden file
 // (tests/data/golden/config-v2.json; SHARDFS_UPDATE_GOLDEN=1 rewrites it).
-#include "fs/node_list.h"
+#include "fs/core/node_list.h"
 
 #include <cstdlib>
 
 #include <gtest/gtest.h>
 
-#include "fs/drive_config.h"
+#include "fs/core/drive_config.h"
 #include "fs/util/files.h"
 
 namespace shardfs::core {

@@ -1,5 +1,5 @@
 // FakeFilesystem: a small in-memory core::Filesystem for testing the FUSE adapter through a real
-// mount, independent of the real core. Keeps the lookup counts the contract in fs/filesystem.h
+// mount, independent of the real core. Keeps the lookup counts the contract in fs/core/filesystem.h
 // describes (so tests can check the kernel's and the core's agree), records the flags of the
 // last open, counts getxattr calls and set-id clears, and reads of a file named "corrupt" fail with
 // kCorrupt. Thread-safe (one mutex).
@@ -13,7 +13,7 @@
 #include <mutex>
 #include <string>
 
-#include "fs/filesystem.h"
+#include "fs/core/filesystem.h"
 
 namespace shardfs::fuse::testing {
 

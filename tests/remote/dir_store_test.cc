@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "fs/util/files.h"
-#include "tests/remote/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace shardfs::remote {
 namespace {
@@ -50,7 +50,7 @@ class DirStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error().message;
   }
 
-  TempDir tmp_;
+  testutil::TempDir tmp_;
   std::string root_ = tmp_.path() + "/store";
   std::unique_ptr<DirStore> store_;
 };
@@ -242,7 +242,7 @@ class DirStoreFullDiskTest : public ::testing::Test {
     }
   }
 
-  TempDir tmp_;
+  testutil::TempDir tmp_;
   std::string mount_;
   bool mounted_ = false;
   std::unique_ptr<DirStore> store_;

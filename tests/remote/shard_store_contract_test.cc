@@ -9,7 +9,7 @@
 #include "fs/remote/testing/faulty_store.h"
 #include "fs/remote/testing/mem_store.h"
 #include "tests/remote/shard_store_contract.h"
-#include "tests/remote/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace shardfs::remote {
 namespace {
@@ -25,7 +25,7 @@ class DirHarness {
   ShardStore& store() { return *store_; }
 
  private:
-  TempDir tmp_;
+  testutil::TempDir tmp_;
   std::unique_ptr<DirStore> store_;
 };
 

@@ -7,18 +7,18 @@
 #include <optional>
 #include <string>
 
+#include "cli/drive/drive_paths.h"
+#include "fs/core/drive_config.h"
 #include "fs/crypto/keyfile.h"
-#include "fs/drive_config.h"
-#include "fs/drive_paths.h"
 #include "fs/util/bytes.h"
 #include "fs/util/clock.h"
 #include "fs/util/result.h"
 
-namespace shardfs::core {
+namespace shardfs::drive {
 
 struct InitRequest {
   std::string config_dir;
-  DriveConfig config;  // everything but drive_id and created, which CreateDrive fills in
+  core::DriveConfig config;  // everything but drive_id and created, which CreateDrive fills in
   // Restore: the words as the user typed them (checked and normalized here). Empty: generate.
   std::optional<util::SecretBytes> restore_mnemonic;
   util::SecretBytes password;
@@ -28,11 +28,11 @@ struct InitRequest {
 };
 
 struct InitResult {
-  DriveConfig config;
+  core::DriveConfig config;
   DrivePaths paths;
   util::SecretBytes mnemonic;  // normalized words, for the CLI to show once
 };
 
 util::Result<InitResult> CreateDrive(InitRequest request, const util::Clock& clock);
 
-}  // namespace shardfs::core
+}  // namespace shardfs::drive

@@ -1,4 +1,4 @@
-#include "fs/drive_init.h"
+#include "cli/drive/drive_init.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,11 +10,11 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "cli/drive/drive_unlock.h"
 #include "fs/crypto/bip39.h"
-#include "fs/drive_unlock.h"
 #include "fs/util/files.h"
 
-namespace shardfs::core {
+namespace shardfs::drive {
 
 using util::Errc;
 using util::MakeError;
@@ -60,8 +60,8 @@ class Cleanup {
 }  // namespace
 
 Result<InitResult> CreateDrive(InitRequest req, const util::Clock& clock) {
-  DriveConfig& config = req.config;
-  SHARDFS_TRY(ValidateDriveName(config.name));
+  core::DriveConfig& config = req.config;
+  SHARDFS_TRY(core::ValidateDriveName(config.name));
   if (req.password.empty()) {
     return MakeError(Errc::kInvalid, "the password is empty; a drive needs a password");
   }
@@ -88,13 +88,13 @@ Result<InitResult> CreateDrive(InitRequest req, const util::Clock& clock) {
   }
   SHARDFS_ASSIGN_OR_RETURN(config.drive_id, DriveIdOf(mnemonic));
   config.created = Rfc3339(clock.Now());
-  SHARDFS_TRY(ValidateDriveConfig(config, "the new drive"));
+  SHARDFS_TRY(core::ValidateDriveConfig(config, "the new drive"));
 
   SHARDFS_TRY(MakeConfigDirs(paths));
-  if (config.store.kind == StoreSpec::Kind::kDir) {
+  if (config.store.kind == core::StoreSpec::Kind::kDir) {
     SHARDFS_TRY(MakeDataDir(config.store.path, "store directory", "--store dir:PATH"));
   }
-  for (const NodeSpec& node : config.nodes) {
+  for (const core::NodeSpec& node : config.nodes) {
     if (node.IsDir()) {
       SHARDFS_TRY(
           MakeDataDir(node.endpoint.substr(4), "directory of node " + node.id, "the node list"));
@@ -115,7 +115,7 @@ Result<InitResult> CreateDrive(InitRequest req, const util::Clock& clock) {
   }
   Cleanup cleanup;
   cleanup.Add(tmpl);
-  std::string config_text = SerializeDriveConfig(config);
+  std::string config_text = core::SerializeDriveConfig(config);
   SHARDFS_TRY(util::WriteFileAtomic(tmpl + "/config.json", util::AsBytes(config_text), 0600,
                                     util::Overwrite::kRefuse));
   SHARDFS_TRY(crypto::WriteKeyfile(tmpl + "/keyfile", keyfile, /*replace=*/false));
@@ -139,4 +139,4 @@ Result<InitResult> CreateDrive(InitRequest req, const util::Clock& clock) {
   return InitResult{std::move(config), std::move(paths), std::move(mnemonic)};
 }
 
-}  // namespace shardfs::core
+}  // namespace shardfs::drive

@@ -11,7 +11,7 @@
 
 #include "fs/util/result.h"
 
-namespace shardfs::core {
+namespace shardfs::drive {
 
 // The environment variables that decide paths, read once by main.
 struct PathEnv {
@@ -43,4 +43,4 @@ struct DrivePaths {
 // Names of the drives under a config directory, sorted; empty when there is none.
 std::vector<std::string> ListDrives(const std::string& config_dir);
 
-}  // namespace shardfs::core
+}  // namespace shardfs::drive

@@ -1,13 +1,13 @@
-#include "fs/drive_paths.h"
+#include "cli/drive/drive_paths.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
-#include "fs/drive_config.h"
+#include "fs/core/drive_config.h"
 #include "fs/util/files.h"
 
-namespace shardfs::core {
+namespace shardfs::drive {
 
 namespace {
 std::string Env(const char* name) {
@@ -64,7 +64,8 @@ std::vector<std::string> ListDrives(const std::string& config_dir) {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(config_dir + "/drives", ec)) {
     std::string name = e.path().filename().string();
-    if (ValidateDriveName(name).ok() && util::PathExists(e.path().string() + "/config.json")) {
+    if (core::ValidateDriveName(name).ok() &&
+        util::PathExists(e.path().string() + "/config.json")) {
       names.push_back(name);
     }
   }
@@ -72,4 +73,4 @@ std::vector<std::string> ListDrives(const std::string& config_dir) {
   return names;
 }
 
-}  // namespace shardfs::core
+}  // namespace shardfs::drive

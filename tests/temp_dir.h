@@ -1,19 +1,22 @@
-// A fresh directory under the test temp dir, removed with everything in it at destruction.
+// TempDir: a fresh directory under the test temp dir (named after `what`), removed with
+// everything in it on destruction. For every test binary; not synchronized.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "fs/util/files.h"
 
-namespace shardfs::cache {
+namespace shardfs::testutil {
 
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = ::testing::TempDir() + "shardfs-cache-XXXXXX";
+  explicit TempDir(const std::string& what = "test") {
+    std::string base = ::testing::TempDir();
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    std::string tmpl = base + "/shardfs-" + what + "-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << tmpl;
     path_ = tmpl;
   }
@@ -28,4 +31,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace shardfs::cache
+}  // namespace shardfs::testutil

@@ -1,8 +1,8 @@
-#include "fs/drive_paths.h"
+#include "cli/drive/drive_paths.h"
 
 #include <gtest/gtest.h>
 
-namespace shardfs::core {
+namespace shardfs::drive {
 namespace {
 
 TEST(DrivePathsTest, ConfigDirPrecedence) {
@@ -36,4 +36,4 @@ TEST(DrivePathsTest, Layout) {
 }
 
 }  // namespace
-}  // namespace shardfs::core
+}  // namespace shardfs::drive

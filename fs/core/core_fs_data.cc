@@ -9,7 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "fs/core_fs.h"
+#include "fs/core/core_fs.h"
 #include "fs/crypto/aead.h"
 #include "fs/crypto/random.h"
 #include "fs/crypto/record.h"

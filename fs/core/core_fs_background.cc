@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "fs/core_fs.h"
+#include "fs/core/core_fs.h"
 #include "fs/util/units.h"
 
 namespace shardfs::core {

@@ -2,7 +2,7 @@
 // time) and reading ahead of sequential readers, into the block cache.
 #include <spdlog/spdlog.h>
 
-#include "fs/core_fs.h"
+#include "fs/core/core_fs.h"
 
 namespace shardfs::core {
 

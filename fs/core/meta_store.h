@@ -20,7 +20,7 @@
 #include <string_view>
 
 #include "fs/cache/kv_store.h"
-#include "fs/filesystem.h"
+#include "fs/core/filesystem.h"
 #include "fs/util/bytes.h"
 #include "fs/util/ids.h"
 #include "fs/util/result.h"

@@ -1,4 +1,4 @@
-#include "fs/drive_config.h"
+#include "fs/core/drive_config.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "fs/meta_store.h"
+#include "fs/core/meta_store.h"
 
 #include <cstring>
 

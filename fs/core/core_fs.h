@@ -35,13 +35,13 @@
 #include <unordered_set>
 #include <utility>
 
-#include "fs/block_patches.h"
 #include "fs/cache/block_cache.h"
+#include "fs/core/block_patches.h"
+#include "fs/core/drive_config.h"
+#include "fs/core/filesystem.h"
+#include "fs/core/fs_options.h"
+#include "fs/core/meta_store.h"
 #include "fs/crypto/keys.h"
-#include "fs/drive_config.h"
-#include "fs/drive_fs.h"
-#include "fs/filesystem.h"
-#include "fs/meta_store.h"
 #include "fs/remote/block_store.h"
 #include "fs/util/clock.h"
 

@@ -1,4 +1,4 @@
-#include "fs/drive_fs.h"
+#include "cli/drive/drive_fs.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,11 +10,11 @@
 
 #include <fmt/format.h>
 
+#include "cli/drive/drive_probe.h"
 #include "fs/cache/block_cache.h"
-#include "fs/core_fs.h"
+#include "fs/core/core_fs.h"
+#include "fs/core/meta_store.h"
 #include "fs/crypto/record.h"
-#include "fs/drive_probe.h"
-#include "fs/meta_store.h"
 #include "fs/remote/dir_store.h"
 #include "fs/remote/erasure_store.h"
 #include "fs/remote/s3_store.h"
@@ -22,7 +22,7 @@
 #include "fs/util/encoding.h"
 #include "fs/util/files.h"
 
-namespace shardfs::core {
+namespace shardfs::drive {
 
 using util::Errc;
 using util::MakeError;
@@ -32,7 +32,7 @@ namespace {
 
 // An exclusive lock on <cache dir>/lock: a second mount of the same drive (or of another
 // drive configured with the same cache) fails instead of corrupting the cache.
-Result<int> LockCacheDir(const DriveConfig& config) {
+Result<int> LockCacheDir(const core::DriveConfig& config) {
   std::string path = config.cache_dir + "/lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return util::ErrnoError(errno, fmt::format("cannot open {}", path));
@@ -50,14 +50,14 @@ Result<int> LockCacheDir(const DriveConfig& config) {
   return fd;
 }
 
-Result<std::unique_ptr<remote::S3Store>> OpenS3Node(const NodeSpec& node) {
+Result<std::unique_ptr<remote::S3Store>> OpenS3Node(const core::NodeSpec& node) {
   auto store = remote::S3Store::Open(NodeS3Options(node));
   if (!store.ok()) return store.error().WithContext(fmt::format("node '{}'", node.id));
   return std::move(store).value();
 }
 
 // One node's store: a local directory, or an S3 endpoint (shardfs-node or any S3 server).
-Result<std::unique_ptr<remote::ShardStore>> OpenNodeStore(const NodeSpec& node) {
+Result<std::unique_ptr<remote::ShardStore>> OpenNodeStore(const core::NodeSpec& node) {
   if (node.IsDir()) {
     auto dir = remote::DirStore::Open(node.endpoint.substr(4));
     if (!dir.ok()) return dir.error().WithContext(fmt::format("node '{}'", node.id));
@@ -72,16 +72,16 @@ struct RemoteStack {
   std::unique_ptr<remote::BlockStore> store;
 };
 
-Result<RemoteStack> OpenRemote(const DriveConfig& config, const crypto::DriveKeys& keys) {
+Result<RemoteStack> OpenRemote(const core::DriveConfig& config, const crypto::DriveKeys& keys) {
   RemoteStack stack;
-  if (config.store.kind == StoreSpec::Kind::kDir) {
+  if (config.store.kind == core::StoreSpec::Kind::kDir) {
     auto dir = remote::DirStore::Open(config.store.path);
     if (!dir.ok()) return dir.error().WithContext("store");
     stack.store = std::make_unique<remote::WholeBlockStore>(std::move(dir).value());
     return stack;
   }
   std::vector<remote::ErasureNode> nodes;
-  for (const NodeSpec& spec : config.nodes) {
+  for (const core::NodeSpec& spec : config.nodes) {
     SHARDFS_ASSIGN_OR_RETURN(auto store, OpenNodeStore(spec));
     nodes.push_back({spec.id, store.get()});
     stack.nodes.push_back(std::move(store));
@@ -104,11 +104,11 @@ Result<RemoteStack> OpenRemote(const DriveConfig& config, const crypto::DriveKey
 
 }  // namespace
 
-util::Status PrepareNodes(const DriveConfig& config) {
+util::Status PrepareNodes(const core::DriveConfig& config) {
   std::vector<std::thread> threads;
   std::vector<util::Status> results(config.nodes.size(), util::Ok());
   for (size_t i = 0; i < config.nodes.size(); ++i) {
-    const NodeSpec& node = config.nodes[i];
+    const core::NodeSpec& node = config.nodes[i];
     if (node.IsDir()) continue;
     threads.emplace_back([&node, &result = results[i]] {
       auto store = OpenS3Node(node);
@@ -121,9 +121,9 @@ util::Status PrepareNodes(const DriveConfig& config) {
   return util::Ok();
 }
 
-Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
-                                                        const FsOptions& options) {
-  const DriveConfig& config = drive.config;
+Result<std::unique_ptr<core::Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
+                                                              const core::FsOptions& options) {
+  const core::DriveConfig& config = drive.config;
   auto made = util::MakeDirs(config.cache_dir, 0700);
   if (!made.ok()) return made.error().WithContext("cache directory");
   SHARDFS_ASSIGN_OR_RETURN(int lock_fd, LockCacheDir(config));
@@ -131,14 +131,14 @@ Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
     ::close(lock_fd);
     return e;
   };
-  auto meta =
-      MetaStore::Open(config.cache_dir + "/meta", drive.keys.metadata, drive.keys.entry_names);
+  auto meta = core::MetaStore::Open(config.cache_dir + "/meta", drive.keys.metadata,
+                                    drive.keys.entry_names);
   if (!meta.ok()) return fail(meta.error().WithContext("metadata"));
   auto cache = cache::BlockCache::Open({config.cache_dir + "/blocks", config.cache_size});
   if (!cache.ok()) return fail(cache.error().WithContext("block cache"));
   auto remote = OpenRemote(config, drive.keys);
   if (!remote.ok()) return fail(remote.error());
-  CoreFs::Deps deps;
+  core::CoreFs::Deps deps;
   deps.config = config;
   deps.keys = std::move(drive.keys);
   deps.meta = std::move(meta).value();
@@ -150,9 +150,9 @@ Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
   deps.lock_fd = lock_fd;
   deps.root_uid = ::geteuid();
   deps.root_gid = ::getegid();
-  auto fs = CoreFs::Open(std::move(deps));  // closes lock_fd itself, also on failure
+  auto fs = core::CoreFs::Open(std::move(deps));  // closes lock_fd itself, also on failure
   if (!fs.ok()) return fs.error();
-  return std::unique_ptr<Filesystem>(std::move(fs).value());
+  return std::unique_ptr<core::Filesystem>(std::move(fs).value());
 }
 
-}  // namespace shardfs::core
+}  // namespace shardfs::drive

@@ -1,4 +1,4 @@
-#include "fs/block_patches.h"
+#include "fs/core/block_patches.h"
 
 #include <algorithm>
 #include <cstring>

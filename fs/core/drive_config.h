@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/node_list.h"
+#include "fs/core/node_list.h"
 #include "fs/util/result.h"
 
 namespace shardfs::core {

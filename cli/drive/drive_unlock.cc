@@ -1,4 +1,4 @@
-#include "fs/drive_unlock.h"
+#include "cli/drive/drive_unlock.h"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include "fs/util/encoding.h"
 #include "fs/util/files.h"
 
-namespace shardfs::core {
+namespace shardfs::drive {
 
 using util::Errc;
 using util::MakeError;
@@ -16,8 +16,8 @@ namespace {
 constexpr uint64_t kMaxConfigBytes = 1 << 20;
 }
 
-Result<DriveConfig> LoadDriveConfig(const DrivePaths& paths, const std::string& name) {
-  SHARDFS_TRY(ValidateDriveName(name));
+Result<core::DriveConfig> LoadDriveConfig(const DrivePaths& paths, const std::string& name) {
+  SHARDFS_TRY(core::ValidateDriveName(name));
   auto text = util::ReadFile(paths.config_file, kMaxConfigBytes);
   if (!text.ok()) {
     if (text.code() == Errc::kNotFound) {
@@ -28,8 +28,8 @@ Result<DriveConfig> LoadDriveConfig(const DrivePaths& paths, const std::string& 
     }
     return text.error();
   }
-  SHARDFS_ASSIGN_OR_RETURN(DriveConfig config,
-                           ParseDriveConfig(util::AsStringView(*text), paths.config_file));
+  SHARDFS_ASSIGN_OR_RETURN(core::DriveConfig config,
+                           core::ParseDriveConfig(util::AsStringView(*text), paths.config_file));
   if (config.name != name) {
     return MakeError(Errc::kInvalid, fmt::format("{} describes drive '{}', not '{}'",
                                                  paths.config_file, config.name, name));
@@ -49,7 +49,7 @@ Result<std::string> DriveIdOf(const util::SecretBytes& mnemonic) {
 
 Result<UnlockedDrive> UnlockDrive(const DrivePaths& paths, const std::string& name,
                                   const util::SecretBytes& password) {
-  SHARDFS_ASSIGN_OR_RETURN(DriveConfig config, LoadDriveConfig(paths, name));
+  SHARDFS_ASSIGN_OR_RETURN(core::DriveConfig config, LoadDriveConfig(paths, name));
   SHARDFS_ASSIGN_OR_RETURN(util::SecretBytes stored, crypto::ReadKeyfile(paths.keyfile, password));
   auto mnemonic = crypto::NormalizeMnemonic(stored.view(), crypto::kDriveMnemonicWords);
   if (!mnemonic.ok()) {
@@ -80,4 +80,4 @@ util::Status ChangePassword(const DrivePaths& paths, const std::string& name,
   return crypto::WriteKeyfile(paths.keyfile, keyfile, /*replace=*/true);
 }
 
-}  // namespace shardfs::core
+}  // namespace shardfs::drive

@@ -1,5 +1,5 @@
 // CreateDrive / UnlockDrive / ChangePassword against a temporary config directory.
-#include "fs/drive_init.h"
+#include "cli/drive/drive_init.h"
 
 #include <sys/stat.h>
 
@@ -7,11 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include "cli/drive/drive_unlock.h"
 #include "fs/crypto/bip39.h"
-#include "fs/drive_unlock.h"
 #include "fs/util/files.h"
 
-namespace shardfs::core {
+namespace shardfs::drive {
 namespace {
 
 using util::Errc;
@@ -36,7 +36,7 @@ class DriveInitTest : public ::testing::Test {
     InitRequest r;
     r.config_dir = root_ + "/cfg";
     r.config.name = name;
-    r.config.store = {StoreSpec::Kind::kDir, root_ + "/store"};
+    r.config.store = {core::StoreSpec::Kind::kDir, root_ + "/store"};
     r.config.cache_dir = root_ + "/cache/" + name;
     r.config.cache_size = 64u << 20;
     r.password = SecretBytes::CopyOf(std::string_view(password));
@@ -190,4 +190,4 @@ TEST_F(DriveInitTest, MissingDriveNamesWhereItLooked) {
 }
 
 }  // namespace
-}  // namespace shardfs::core
+}  // namespace shardfs::drive

@@ -1,5 +1,5 @@
 // CoreFs: set-up, the inode table, attributes and handles.
-#include "fs/core_fs.h"
+#include "fs/core/core_fs.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "fs/core_fs.h"
+#include "fs/core/core_fs.h"
 #include "fs/crypto/random.h"
 
 namespace shardfs::core {

@@ -1,4 +1,4 @@
-#include "fs/drive_probe.h"
+#include "cli/drive/drive_probe.h"
 
 #include <sys/stat.h>
 
@@ -10,12 +10,12 @@
 
 #include "fs/remote/s3_store.h"
 
-namespace shardfs::core {
+namespace shardfs::drive {
 
 using util::Errc;
 using util::MakeError;
 
-remote::S3Options NodeS3Options(const NodeSpec& node) {
+remote::S3Options NodeS3Options(const core::NodeSpec& node) {
   remote::S3Options o;
   o.endpoint = node.endpoint;
   o.bucket = node.bucket;
@@ -28,7 +28,7 @@ remote::S3Options NodeS3Options(const NodeSpec& node) {
 
 namespace {
 
-util::Status ProbeOne(const NodeSpec& node, std::chrono::milliseconds timeout) {
+util::Status ProbeOne(const core::NodeSpec& node, std::chrono::milliseconds timeout) {
   if (node.IsDir()) {
     std::string path = node.endpoint.substr(4);
     struct stat st {};
@@ -49,9 +49,9 @@ util::Status ProbeOne(const NodeSpec& node, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-util::Result<std::vector<std::string>> ProbeNodes(const DriveConfig& config,
+util::Result<std::vector<std::string>> ProbeNodes(const core::DriveConfig& config,
                                                   std::chrono::milliseconds timeout) {
-  if (config.store.kind != StoreSpec::Kind::kNodes) return std::vector<std::string>{};
+  if (config.store.kind != core::StoreSpec::Kind::kNodes) return std::vector<std::string>{};
   std::vector<util::Status> results(config.nodes.size(), util::Ok());
   std::vector<std::thread> threads;
   threads.reserve(config.nodes.size());
@@ -78,4 +78,4 @@ util::Result<std::vector<std::string>> ProbeNodes(const DriveConfig& config,
   return failed;
 }
 
-}  // namespace shardfs::core
+}  // namespace shardfs::drive

@@ -1,4 +1,4 @@
-#include "fs/node_list.h"
+#include "fs/core/node_list.h"
 
 #include <algorithm>
 #include <set>

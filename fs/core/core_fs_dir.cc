@@ -3,7 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "fs/core_fs.h"
+#include "fs/core/core_fs.h"
 
 namespace shardfs::core {
 

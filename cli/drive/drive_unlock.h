@@ -5,20 +5,20 @@
 
 #include <string>
 
+#include "cli/drive/drive_paths.h"
+#include "fs/core/drive_config.h"
 #include "fs/crypto/keyfile.h"
 #include "fs/crypto/keys.h"
-#include "fs/drive_config.h"
-#include "fs/drive_paths.h"
 #include "fs/util/bytes.h"
 #include "fs/util/result.h"
 
-namespace shardfs::core {
+namespace shardfs::drive {
 
 // kNotFound names the drive and the config directory searched.
-util::Result<DriveConfig> LoadDriveConfig(const DrivePaths& paths, const std::string& name);
+util::Result<core::DriveConfig> LoadDriveConfig(const DrivePaths& paths, const std::string& name);
 
 struct UnlockedDrive {
-  DriveConfig config;
+  core::DriveConfig config;
   util::SecretBytes mnemonic;
   crypto::DriveKeys keys;
 };
@@ -36,4 +36,4 @@ util::Status ChangePassword(const DrivePaths& paths, const std::string& name,
                             const util::SecretBytes& old_password,
                             const util::SecretBytes& new_password, const crypto::KdfParams& kdf);
 
-}  // namespace shardfs::core
+}  // namespace shardfs::drive

@@ -1,14 +1,8 @@
-// OpenDriveFilesystem: builds the filesystem of an unlocked drive from its config: the `meta`
-// KvStore and the BlockCache under the cache directory, the drive's store, and the core. Takes
-// an exclusive lock on the cache directory so one drive is mounted once; the lock is held
-// until the returned object is destroyed.
+// FsOptions: how the core behaves for one mount (the mount options and tuning it takes). Plain
+// values; thread-safe to copy.
 #pragma once
 
-#include <memory>
-
-#include "fs/drive_unlock.h"
-#include "fs/filesystem.h"
-#include "fs/util/result.h"
+#include <cstdint>
 
 namespace shardfs::core {
 
@@ -34,12 +28,5 @@ struct FsOptions {
   // succeeding while the store fails (the blocks stay in the cache for the next mount).
   uint32_t unmount_patience_seconds = 120;
 };
-
-// Makes each S3 node of the config ready for the drive: reachable, credentials accepted, bucket
-// there (created if missing). `shardfs init --nodes` calls it before writing anything.
-util::Status PrepareNodes(const DriveConfig& config);
-
-util::Result<std::unique_ptr<Filesystem>> OpenDriveFilesystem(UnlockedDrive drive,
-                                                              const FsOptions& options);
 
 }  // namespace shardfs::core
