@@ -50,7 +50,8 @@ std::string ProgressLine(const core::DriveStatus& st, uint64_t total_bytes, doub
   return line;
 }
 
-void PrintStatus(const fuse::MountEntry& m, const core::DriveStatus& st) {
+void PrintStatus(const fuse::MountEntry& m, const fuse::MountStatus& mount) {
+  const core::DriveStatus& st = mount.drive;
   fmt::print("{} on {}{}\n", m.source, m.mount_point, st.read_only ? " (read-only)" : "");
   fmt::print("  store      {}\n", st.store);
   fmt::print("  uploads    {} blocks, {} waiting; {} stored since mount{}\n", st.pending_blocks,
@@ -73,9 +74,9 @@ void PrintStatus(const fuse::MountEntry& m, const core::DriveStatus& st) {
              st.readahead_blocks, st.read_waits);
   fmt::print("  sealed     {} blocks in {} metadata commits (blocks of small files share them)\n",
              st.sealed_blocks, st.seal_commits);
-  if (st.uring_entries > 0) {
+  if (mount.uring_entries > 0) {
     fmt::print("  requests   io_uring, served on the caller's CPU ({} ring entries); {} served\n",
-               st.uring_entries, st.uring_requests);
+               mount.uring_entries, mount.uring_requests);
   } else {
     fmt::print("  requests   /dev/fuse (io_uring is off: see `shardfs mount --help`)\n");
   }
@@ -130,7 +131,8 @@ Status SyncWithProgress(const fuse::MountEntry& m) {
           error = std::string(line);
           return util::Ok();
         }
-        SHARDFS_ASSIGN_OR_RETURN(core::DriveStatus st, fuse::StatusFromJson(line));
+        SHARDFS_ASSIGN_OR_RETURN(fuse::MountStatus mount, fuse::StatusFromJson(line));
+        const core::DriveStatus& st = mount.drive;
         if (first) {
           first_uploaded = st.uploaded_bytes;
           store = st.store;
@@ -192,7 +194,7 @@ Status RunStatus(const std::optional<std::string>& mountpoint) {
   for (const auto& m : targets) {
     Status s = fuse::ControlRequest(
         m.major, m.minor, DaemonUid(m), "status", [&](std::string_view line) -> Status {
-          SHARDFS_ASSIGN_OR_RETURN(core::DriveStatus st, fuse::StatusFromJson(line));
+          SHARDFS_ASSIGN_OR_RETURN(fuse::MountStatus st, fuse::StatusFromJson(line));
           PrintStatus(m, st);
           return util::Ok();
         });

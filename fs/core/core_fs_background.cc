@@ -437,7 +437,10 @@ DriveStatus CoreFs::GetStatus() {
   st.cache_hits = cache.hits;
   st.cache_misses = cache.misses;
   st.store = store_->Describe();
-  st.nodes = store_->Nodes();
+  for (const remote::NodeStatus& n : store_->Nodes()) {
+    st.nodes.push_back(NodeHealth{n.name, n.endpoint, n.healthy, n.latency_ms, n.error_rate,
+                                  n.shards_stored, n.bad_shards, n.last_error});
+  }
   return st;
 }
 

@@ -19,7 +19,6 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/remote/block_store.h"
 #include "fs/util/bytes.h"
 #include "fs/util/result.h"
 
@@ -93,7 +92,19 @@ struct FsStats {
   uint32_t name_max = kMaxNameLength;
 };
 
-// What `shardfs status` and `shardfs sync` show.
+// One storage node as the drive sees it (for `shardfs status`).
+struct NodeHealth {
+  std::string name;            // the node's id in the drive config ("node1")
+  std::string endpoint;        // where it is
+  bool healthy = true;         // false while recent calls fail; retried in the background
+  double latency_ms = 0;       // moving average of successful calls
+  double error_rate = 0;       // moving average, 0..1
+  uint64_t shards_stored = 0;  // shards stored since the mount
+  uint64_t bad_shards = 0;     // shards found damaged or missing since the mount
+  std::string last_error;      // empty when none
+};
+
+// What `shardfs status` and `shardfs sync` show of the drive.
 struct DriveStatus {
   uint64_t pending_blocks = 0;  // sealed blocks not yet stored on the nodes
   uint64_t pending_bytes = 0;
@@ -114,11 +125,7 @@ struct DriveStatus {
   uint64_t buffer_budget_bytes = 0;
   bool read_only = false;  // changes are refused (mounted ro, or remounted so)
   std::string store;       // BlockStore::Describe()
-  std::vector<remote::NodeStatus> nodes;
-  // Filled by the FUSE layer, not the core: io_uring entries the kernel holds (0: requests come
-  // through /dev/fuse) and requests served through them since the mount.
-  uint64_t uring_entries = 0;
-  uint64_t uring_requests = 0;
+  std::vector<NodeHealth> nodes;
 };
 
 // Renameat2 flags.

@@ -75,7 +75,8 @@ std::string ControlSocketName(uint32_t major, uint32_t minor) {
   return std::string(1, '\0') + fmt::format("shardfs/control/{}:{}", major, minor);
 }
 
-std::string StatusToJson(const core::DriveStatus& st) {
+std::string StatusToJson(const MountStatus& mount) {
+  const core::DriveStatus& st = mount.drive;
   nlohmann::ordered_json j;
   j["pending_blocks"] = st.pending_blocks;
   j["pending_bytes"] = st.pending_bytes;
@@ -94,8 +95,8 @@ std::string StatusToJson(const core::DriveStatus& st) {
   j["seal_commits"] = st.seal_commits;
   j["buffer_bytes"] = st.buffer_bytes;
   j["buffer_budget_bytes"] = st.buffer_budget_bytes;
-  j["uring_entries"] = st.uring_entries;
-  j["uring_requests"] = st.uring_requests;
+  j["uring_entries"] = mount.uring_entries;
+  j["uring_requests"] = mount.uring_requests;
   j["read_only"] = st.read_only;
   j["store"] = st.store;
   j["nodes"] = nlohmann::ordered_json::array();
@@ -112,9 +113,10 @@ std::string StatusToJson(const core::DriveStatus& st) {
   return j.dump();
 }
 
-util::Result<core::DriveStatus> StatusFromJson(std::string_view line) {
+util::Result<MountStatus> StatusFromJson(std::string_view line) {
   nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-  core::DriveStatus st;
+  MountStatus mount;
+  core::DriveStatus& st = mount.drive;
   try {
     if (j.is_discarded() || !j.is_object()) throw std::exception();
     st.pending_blocks = j.at("pending_blocks").get<uint64_t>();
@@ -134,12 +136,12 @@ util::Result<core::DriveStatus> StatusFromJson(std::string_view line) {
     st.seal_commits = j.value("seal_commits", uint64_t{0});
     st.buffer_bytes = j.value("buffer_bytes", uint64_t{0});
     st.buffer_budget_bytes = j.value("buffer_budget_bytes", uint64_t{0});
-    st.uring_entries = j.value("uring_entries", uint64_t{0});
-    st.uring_requests = j.value("uring_requests", uint64_t{0});
+    mount.uring_entries = j.value("uring_entries", uint64_t{0});
+    mount.uring_requests = j.value("uring_requests", uint64_t{0});
     st.read_only = j.value("read_only", false);
     st.store = j.at("store").get<std::string>();
     for (const auto& n : j.at("nodes")) {
-      remote::NodeStatus ns;
+      core::NodeHealth ns;
       ns.name = n.at("name").get<std::string>();
       ns.endpoint = n.at("endpoint").get<std::string>();
       ns.healthy = n.at("healthy").get<bool>();
@@ -153,7 +155,7 @@ util::Result<core::DriveStatus> StatusFromJson(std::string_view line) {
   } catch (const std::exception&) {
     return MakeError(Errc::kCorrupt, "the daemon's status reply is malformed");
   }
-  return st;
+  return mount;
 }
 
 util::Result<std::unique_ptr<ControlServer>> ControlServer::Start(core::Filesystem& fs,
@@ -221,14 +223,19 @@ void ControlServer::AcceptLoop() {
   }
 }
 
+MountStatus ControlServer::CurrentStatus() {
+  MountStatus st;
+  st.drive = fs_.GetStatus();
+  const internal::UringTransport::Stats uring = internal::UringTransport::CurrentStats();
+  st.uring_entries = uring.entries;
+  st.uring_requests = uring.served;
+  return st;
+}
+
 void ControlServer::Serve(int fd) {
   const std::string request = ReadLine(fd, 5000);
   if (request == "status") {
-    core::DriveStatus st = fs_.GetStatus();
-    const internal::UringTransport::Stats uring = internal::UringTransport::CurrentStats();
-    st.uring_entries = uring.entries;
-    st.uring_requests = uring.served;
-    (void)SendAll(fd, StatusToJson(st) + "\n");
+    (void)SendAll(fd, StatusToJson(CurrentStatus()) + "\n");
     return;
   }
   if (request == "read-only" || request == "read-write") {
@@ -250,9 +257,9 @@ void ControlServer::Serve(int fd) {
     return;
   }
   while (true) {
-    core::DriveStatus st = fs_.GetStatus();
+    const MountStatus st = CurrentStatus();
     if (!SendAll(fd, StatusToJson(st) + "\n")) return;  // the client went away
-    if (st.pending_blocks == 0) {
+    if (st.drive.pending_blocks == 0) {
       (void)SendAll(fd, R"({"done":true})"
                         "\n");
       return;

@@ -27,9 +27,18 @@ namespace shardfs::fuse {
 
 std::string ControlSocketName(uint32_t major, uint32_t minor);
 
-// DriveStatus <-> one line of JSON.
-std::string StatusToJson(const core::DriveStatus& st);
-util::Result<core::DriveStatus> StatusFromJson(std::string_view line);
+// What a status line tells: the drive's status, and how the mount takes its requests (io_uring
+// entries the kernel holds, 0 when requests come through /dev/fuse, and requests served
+// through them since the mount).
+struct MountStatus {
+  core::DriveStatus drive;
+  uint64_t uring_entries = 0;
+  uint64_t uring_requests = 0;
+};
+
+// MountStatus <-> one line of JSON.
+std::string StatusToJson(const MountStatus& st);
+util::Result<MountStatus> StatusFromJson(std::string_view line);
 
 class ControlServer {
  public:
@@ -43,6 +52,7 @@ class ControlServer {
   ControlServer(core::Filesystem& fs, int listen_fd, int wake_fd[2]);
   void AcceptLoop();
   void Serve(int fd);
+  MountStatus CurrentStatus();
 
   core::Filesystem& fs_;
   int listen_fd_;

@@ -144,6 +144,18 @@ void ErasureStore::PlaceOnDistinctNodes(PutPlan& plan) {
       plan.unplaced.push_back(shard);
     }
   }
+  DrainPuts(plan, [&](int shard, size_t, Errc code) {
+    plan.only_no_space = plan.only_no_space && code == Errc::kNoSpace;
+    if (plan.next_candidate < plan.candidates.size()) {
+      StartPut(plan, shard, plan.candidates[plan.next_candidate++]);
+    } else {
+      plan.unplaced.push_back(shard);
+    }
+  });
+}
+
+void ErasureStore::DrainPuts(PutPlan& plan,
+                             const std::function<void(int shard, size_t node, Errc)>& failed) {
   while (plan.pending > 0) {
     PutDone done = plan.inbox->Pop();
     --plan.pending;
@@ -153,13 +165,8 @@ void ErasureStore::PlaceOnDistinctNodes(PutPlan& plan) {
       continue;
     }
     plan.failed[done.node] = true;
-    plan.only_no_space = plan.only_no_space && done.status.code() == Errc::kNoSpace;
     plan.errors.push_back(fmt::format("{}: {}", NodeLabel(done.node), done.status.error().message));
-    if (plan.next_candidate < plan.candidates.size()) {
-      StartPut(plan, done.shard, plan.candidates[plan.next_candidate++]);
-    } else {
-      plan.unplaced.push_back(done.shard);
-    }
+    failed(done.shard, done.node, done.status.code());  // may start more: waited for too
   }
 }
 
@@ -212,20 +219,10 @@ util::Status ErasureStore::PlaceOnUsedNodes(PutPlan& plan) {
       StartPut(plan, shard, best);
     }
     plan.unplaced.clear();
-    while (plan.pending > 0) {
-      PutDone done = plan.inbox->Pop();
-      --plan.pending;
-      if (done.status.ok()) {
-        plan.placed[static_cast<size_t>(done.shard)] = static_cast<int>(done.node);
-        ++plan.load[done.node];
-      } else {
-        plan.failed[done.node] = true;
-        --assigned[done.node];
-        plan.errors.push_back(
-            fmt::format("{}: {}", NodeLabel(done.node), done.status.error().message));
-        plan.unplaced.push_back(done.shard);
-      }
-    }
+    DrainPuts(plan, [&](int shard, size_t node, Errc) {
+      --assigned[node];
+      plan.unplaced.push_back(shard);
+    });
   }
   return util::Ok();
 }

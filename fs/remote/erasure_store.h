@@ -75,6 +75,10 @@ class ErasureStore final : public BlockStore {
   void PlaceOnDistinctNodes(PutPlan& plan);
   util::Status PlaceOnUsedNodes(PutPlan& plan);
   void StartPut(PutPlan& plan, int shard, size_t node);
+  // Waits for every put in flight: records each placed shard; for each that failed, marks its
+  // node failed, notes the error and calls `failed` (which may start another put).
+  void DrainPuts(PutPlan& plan,
+                 const std::function<void(int shard, size_t node, util::Errc)>& failed);
   void RemoveShards(const std::vector<std::string>& names, const std::vector<int>& nodes);
 
   void StartFetch(const std::shared_ptr<Fetch>& fetch, int shard);

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "fs/cache/testing/mem_kv_store.h"
 #include "fs/util/encoding.h"
 #include "tests/temp_dir.h"
 
@@ -26,12 +27,29 @@ constexpr TableId kB = 1;
 
 std::string Str(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
-class KvStoreTest : public ::testing::Test {
- protected:
-  std::unique_ptr<KvStore> OpenStore(uint64_t map_size = uint64_t{1} << 30) {
-    auto store = KvStore::Open({.dir = dir_.Sub("kv"), .tables = {"a", "b"}, .map_size = map_size});
+// The two implementations, each opening a store with tables "a" and "b" that holds at most
+// `capacity` bytes (LMDB: its map size), the same one again on a reopen.
+struct LmdbKv {
+  std::unique_ptr<KvStore> Open(uint64_t capacity) {
+    auto store = KvStore::Open({.dir = dir.Sub("kv"), .tables = {"a", "b"}, .map_size = capacity});
     EXPECT_TRUE(store.ok()) << store.error().message;
     return store.ok() ? std::move(store).value() : nullptr;
+  }
+  testutil::TempDir dir{"kv"};
+};
+struct MemKv {
+  std::unique_ptr<KvStore> Open(uint64_t capacity) {
+    return testing::MemKvStore::Open(disk, 2, capacity);
+  }
+  std::shared_ptr<testing::MemKvDisk> disk = std::make_shared<testing::MemKvDisk>();
+};
+
+// The KvStore contract, run against LMDB and the in-memory fake.
+template <typename Impl>
+class KvStoreContractTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<KvStore> OpenStore(uint64_t capacity = uint64_t{1} << 30) {
+    return impl_.Open(capacity);
   }
 
   void PutAll(KvStore& store, TableId t,
@@ -55,13 +73,18 @@ class KvStoreTest : public ::testing::Test {
     return keys;
   }
 
-  testutil::TempDir dir_;
+  Impl impl_;
 };
+using Implementations = ::testing::Types<LmdbKv, MemKv>;
+TYPED_TEST_SUITE(KvStoreContractTest, Implementations);
 
-TEST_F(KvStoreTest, PutGetDelete) {
-  auto store = OpenStore();
+// What only LMDB does: options it checks, the map of its file.
+class KvStoreTest : public KvStoreContractTest<LmdbKv> {};
+
+TYPED_TEST(KvStoreContractTest, PutGetDelete) {
+  auto store = this->OpenStore();
   ASSERT_TRUE(store);
-  PutAll(*store, kA, {{"k1", "v1"}, {"k2", "v2"}});
+  this->PutAll(*store, kA, {{"k1", "v1"}, {"k2", "v2"}});
 
   auto read = store->BeginRead();
   ASSERT_TRUE(read.ok());
@@ -110,7 +133,7 @@ TEST_F(KvStoreTest, ReleasingMappedPagesKeepsEveryValue) {
   for (int i = 0; i < 2048; ++i)
     kv.emplace_back("k" + std::to_string(i), std::string(4080, 'a' + i % 26));
   PutAll(*store, kA, kv);
-  const std::string file = dir_.Sub("kv") + "/data.mdb";
+  const std::string file = impl_.dir.Sub("kv") + "/data.mdb";
   auto read_all = [&] {
     auto txn = store->BeginRead();
     ASSERT_TRUE(txn.ok());
@@ -128,8 +151,8 @@ TEST_F(KvStoreTest, ReleasingMappedPagesKeepsEveryValue) {
   EXPECT_GE(MappedRssKib(file), 8u * 1024);
 }
 
-TEST_F(KvStoreTest, MissingKeyIsNotFound) {
-  auto store = OpenStore();
+TYPED_TEST(KvStoreContractTest, MissingKeyIsNotFound) {
+  auto store = this->OpenStore();
   ASSERT_TRUE(store);
   auto read = store->BeginRead();
   ASSERT_TRUE(read.ok());
@@ -143,17 +166,18 @@ TEST_F(KvStoreTest, MissingKeyIsNotFound) {
   EXPECT_TRUE((*txn)->Commit().ok());
 }
 
-TEST_F(KvStoreTest, ScanIsInKeyOrderFromStart) {
-  auto store = OpenStore();
+TYPED_TEST(KvStoreContractTest, ScanIsInKeyOrderFromStart) {
+  auto store = this->OpenStore();
   ASSERT_TRUE(store);
-  PutAll(*store, kA, {{"d", "4"}, {"b", "2"}, {"a", "1"}, {"c", "3"}, {"bb", "22"}});
-  EXPECT_EQ(ScanKeys(*store, kA, ""), (std::vector<std::string>{"a", "b", "bb", "c", "d"}));
-  EXPECT_EQ(ScanKeys(*store, kA, "b"), (std::vector<std::string>{"b", "bb", "c", "d"}));
-  EXPECT_EQ(ScanKeys(*store, kA, "ba"), (std::vector<std::string>{"bb", "c", "d"}));
-  EXPECT_EQ(ScanKeys(*store, kA, "bc"), (std::vector<std::string>{"c", "d"}));
-  EXPECT_TRUE(ScanKeys(*store, kA, "e").empty());
-  EXPECT_EQ(ScanKeys(*store, kA, "", 2), (std::vector<std::string>{"a", "b"}));  // fn stops it
-  EXPECT_TRUE(ScanKeys(*store, kB, "").empty());
+  this->PutAll(*store, kA, {{"d", "4"}, {"b", "2"}, {"a", "1"}, {"c", "3"}, {"bb", "22"}});
+  EXPECT_EQ(this->ScanKeys(*store, kA, ""), (std::vector<std::string>{"a", "b", "bb", "c", "d"}));
+  EXPECT_EQ(this->ScanKeys(*store, kA, "b"), (std::vector<std::string>{"b", "bb", "c", "d"}));
+  EXPECT_EQ(this->ScanKeys(*store, kA, "ba"), (std::vector<std::string>{"bb", "c", "d"}));
+  EXPECT_EQ(this->ScanKeys(*store, kA, "bc"), (std::vector<std::string>{"c", "d"}));
+  EXPECT_TRUE(this->ScanKeys(*store, kA, "e").empty());
+  EXPECT_EQ(this->ScanKeys(*store, kA, "", 2),
+            (std::vector<std::string>{"a", "b"}));  // fn stops it
+  EXPECT_TRUE(this->ScanKeys(*store, kB, "").empty());
 
   // Binary keys sort as unsigned bytes: big-endian numbers scan in numeric order.
   auto txn = store->BeginWrite();
@@ -173,17 +197,17 @@ TEST_F(KvStoreTest, ScanIsInKeyOrderFromStart) {
   EXPECT_EQ(first, (std::vector<uint8_t>{0x00, 0x7f, 0x80, 0xff}));  // own writes are visible
 }
 
-TEST_F(KvStoreTest, WriteTxnDestroyedWithoutCommitIsAborted) {
-  auto store = OpenStore();
+TYPED_TEST(KvStoreContractTest, WriteTxnDestroyedWithoutCommitIsAborted) {
+  auto store = this->OpenStore();
   ASSERT_TRUE(store);
-  PutAll(*store, kA, {{"kept", "1"}});
+  this->PutAll(*store, kA, {{"kept", "1"}});
   {
     auto txn = store->BeginWrite();
     ASSERT_TRUE(txn.ok());
     ASSERT_TRUE((*txn)->Put(kA, AsBytes("lost"), AsBytes("2")).ok());
     ASSERT_TRUE((*txn)->Delete(kA, AsBytes("kept")).ok());
   }
-  EXPECT_EQ(ScanKeys(*store, kA, ""), (std::vector<std::string>{"kept"}));
+  EXPECT_EQ(this->ScanKeys(*store, kA, ""), (std::vector<std::string>{"kept"}));
   // And the writer slot was released.
   auto txn = store->BeginWrite();
   ASSERT_TRUE(txn.ok());
@@ -191,11 +215,11 @@ TEST_F(KvStoreTest, WriteTxnDestroyedWithoutCommitIsAborted) {
   EXPECT_EQ((*txn)->Commit().code(), Errc::kInvalid);  // ended
 }
 
-TEST_F(KvStoreTest, TablesAreSeparate) {
-  auto store = OpenStore();
+TYPED_TEST(KvStoreContractTest, TablesAreSeparate) {
+  auto store = this->OpenStore();
   ASSERT_TRUE(store);
-  PutAll(*store, kA, {{"k", "in a"}});
-  PutAll(*store, kB, {{"k", "in b"}, {"only-b", "x"}});
+  this->PutAll(*store, kA, {{"k", "in a"}});
+  this->PutAll(*store, kB, {{"k", "in b"}, {"only-b", "x"}});
   auto read = store->BeginRead();
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(Str(*(*read)->Get(kA, AsBytes("k"))), "in a");
@@ -204,20 +228,21 @@ TEST_F(KvStoreTest, TablesAreSeparate) {
   EXPECT_EQ((*read)->Get(2, AsBytes("k")).code(), Errc::kInvalid);  // no third table
 }
 
-TEST_F(KvStoreTest, ReopenKeepsCommittedData) {
+TYPED_TEST(KvStoreContractTest, ReopenKeepsCommittedData) {
   {
-    auto store = OpenStore();
+    auto store = this->OpenStore();
     ASSERT_TRUE(store);
-    PutAll(*store, kB, {{"k", "v"}});
+    this->PutAll(*store, kB, {{"k", "v"}});
   }
-  auto store = OpenStore();
+  auto store = this->OpenStore();
   ASSERT_TRUE(store);
-  EXPECT_EQ(ScanKeys(*store, kB, ""), (std::vector<std::string>{"k"}));
+  EXPECT_EQ(this->ScanKeys(*store, kB, ""), (std::vector<std::string>{"k"}));
 }
 
 TEST_F(KvStoreTest, BadOptionsAreInvalid) {
   EXPECT_EQ(KvStore::Open({.dir = "", .tables = {"a"}}).code(), Errc::kInvalid);
-  EXPECT_EQ(KvStore::Open({.dir = dir_.Sub("x"), .tables = {"a", "a"}}).code(), Errc::kInvalid);
+  EXPECT_EQ(KvStore::Open({.dir = impl_.dir.Sub("x"), .tables = {"a", "a"}}).code(),
+            Errc::kInvalid);
   auto store = OpenStore();
   ASSERT_TRUE(store);
   auto txn = store->BeginWrite();
@@ -225,10 +250,18 @@ TEST_F(KvStoreTest, BadOptionsAreInvalid) {
   EXPECT_EQ((*txn)->Put(kA, {}, AsBytes("v")).code(), Errc::kInvalid);  // empty key
 }
 
-TEST_F(KvStoreTest, FullMapIsNoSpaceAndStoreStaysUsable) {
-  auto store = OpenStore(1 << 20);  // 1 MiB of map
+TYPED_TEST(KvStoreContractTest, EmptyKeyIsInvalid) {
+  auto store = this->OpenStore();
   ASSERT_TRUE(store);
-  PutAll(*store, kA, {{"before", "1"}});
+  auto txn = store->BeginWrite();
+  ASSERT_TRUE(txn.ok());
+  EXPECT_EQ((*txn)->Put(kA, {}, AsBytes("v")).code(), Errc::kInvalid);
+}
+
+TYPED_TEST(KvStoreContractTest, FullMapIsNoSpaceAndStoreStaysUsable) {
+  auto store = this->OpenStore(1 << 20);  // 1 MiB of map
+  ASSERT_TRUE(store);
+  this->PutAll(*store, kA, {{"before", "1"}});
   {
     auto txn = store->BeginWrite();
     ASSERT_TRUE(txn.ok());
@@ -241,12 +274,12 @@ TEST_F(KvStoreTest, FullMapIsNoSpaceAndStoreStaysUsable) {
     EXPECT_EQ((*txn)->Put(kA, AsBytes("after"), AsBytes("2")).code(), Errc::kInvalid);
     EXPECT_EQ((*txn)->Commit().code(), Errc::kInvalid);
   }
-  PutAll(*store, kA, {{"after", "2"}});
-  EXPECT_EQ(ScanKeys(*store, kA, ""), (std::vector<std::string>{"after", "before"}));
+  this->PutAll(*store, kA, {{"after", "2"}});
+  EXPECT_EQ(this->ScanKeys(*store, kA, ""), (std::vector<std::string>{"after", "before"}));
 }
 
-TEST_F(KvStoreTest, SecondBeginWriteOnSameThreadFailsInsteadOfDeadlocking) {
-  auto store = OpenStore();
+TYPED_TEST(KvStoreContractTest, SecondBeginWriteOnSameThreadFailsInsteadOfDeadlocking) {
+  auto store = this->OpenStore();
   ASSERT_TRUE(store);
   auto txn = store->BeginWrite();
   ASSERT_TRUE(txn.ok());
@@ -260,8 +293,8 @@ TEST_F(KvStoreTest, SecondBeginWriteOnSameThreadFailsInsteadOfDeadlocking) {
   EXPECT_TRUE(r2.ok());
 }
 
-TEST_F(KvStoreTest, SecondWriterWaitsForTheFirst) {
-  auto store = OpenStore();
+TYPED_TEST(KvStoreContractTest, SecondWriterWaitsForTheFirst) {
+  auto store = this->OpenStore();
   ASSERT_TRUE(store);
   auto first = store->BeginWrite();
   ASSERT_TRUE(first.ok());
@@ -282,13 +315,13 @@ TEST_F(KvStoreTest, SecondWriterWaitsForTheFirst) {
   ASSERT_TRUE((*first)->Commit().ok());
   ASSERT_EQ(second.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(second.get(), "1");  // it began after the first committed
-  EXPECT_EQ(ScanKeys(*store, kA, "n").size(), 1u);
+  EXPECT_EQ(this->ScanKeys(*store, kA, "n").size(), 1u);
 }
 
 // A writer keeps keys x and y equal and increasing; readers must always see a consistent,
 // never-decreasing snapshot.
-TEST_F(KvStoreTest, ConcurrentReadersSeeConsistentSnapshots) {
-  auto store = OpenStore();
+TYPED_TEST(KvStoreContractTest, ConcurrentReadersSeeConsistentSnapshots) {
+  auto store = this->OpenStore();
   ASSERT_TRUE(store);
   constexpr uint64_t kWrites = 2000;
   std::atomic<bool> stop{false};
@@ -327,7 +360,11 @@ TEST_F(KvStoreTest, ConcurrentReadersSeeConsistentSnapshots) {
     return (*txn)->Put(kA, AsBytes("x"), v).ok() && (*txn)->Put(kA, AsBytes("y"), v).ok() &&
            (*txn)->Commit().ok();
   };
-  for (uint64_t i = 1; i <= kWrites; ++i) {
+  // At least kWrites commits, and on until the readers have read a while (a fast store may do
+  // them all before a reader thread first runs).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (uint64_t i = 1;
+       i <= kWrites || (reads.load() < 200 && std::chrono::steady_clock::now() < deadline); ++i) {
     if (!write(i)) {
       ADD_FAILURE() << "write " << i << " failed";
       break;  // still stop and join the readers below

@@ -35,6 +35,8 @@ cache=$home/cache
 ref=$home/ref         # the reference copies, outside the mount
 out=$home/out         # what was read back
 daemon_log=$home/daemon.log
+drive=drive       # the drive mount_drive mounts
+daemon=""         # pid of the `shardfs mount -f` daemon
 mkdir -p "$mnt" "$ref" "$out"
 head -c 24 /dev/urandom | base64 >"$home/password"
 chmod 600 "$home/password"
@@ -96,23 +98,6 @@ node_status_field() {  # node_status_field NODE COLUMN(5=stored, 6=bad, 4=errors
 
 # ---- mount helpers -------------------------------------------------------------------------
 
-# The daemon runs in the foreground (-f) in the background of this script so that its log is
-# kept in $daemon_log (without -f it logs to syslog, which may not exist here).
-mount_drive() {
-  echo "--- mount at $(date +%T.%3N)" >>"$daemon_log"
-  "$sfs" mount drive "$mnt" -f >>"$daemon_log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 300); do
-    findmnt -rn "$mnt" >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" || true; fail "shardfs mount exited before mounting"; }
-    sleep 0.1
-  done
-  fail "the drive did not mount within 30 s"
-}
-unmount_drive() {
-  findmnt -rn "$mnt" >/dev/null 2>&1 || return 0
-  timeout 300 "$sfs" unmount "$mnt" >/dev/null || fail "shardfs unmount $mnt failed or hung"
-}
 # Unmount (which waits for uploads), drop every cached block, mount again: every block read
 # afterwards comes from the nodes.
 empty_cache() {

@@ -102,25 +102,6 @@ devnet_up() {
 
 # ---- mount helpers -------------------------------------------------------------------------
 
-mount_drive() {
-  echo "--- mount $drive at $(date +%T.%3N)" >>"$daemon_log"
-  "$sfs" mount "$drive" "$mnt" -f >>"$daemon_log" 2>&1 &
-  daemon=$!
-  for _ in $(seq 300); do
-    findmnt -rn "$mnt" >/dev/null 2>&1 && return 0
-    kill -0 "$daemon" 2>/dev/null || { wait "$daemon" || true; fail "shardfs mount $drive exited before mounting"; }
-    sleep 0.1
-  done
-  fail "$drive did not mount within 30 s"
-}
-unmount_drive() {
-  findmnt -rn "$mnt" >/dev/null 2>&1 || return 0
-  timeout 300 "$sfs" unmount "$mnt" >/dev/null || fail "shardfs unmount $mnt failed or hung"
-  for _ in $(seq 100); do alive "$daemon" || break; sleep 0.1; done
-  alive "$daemon" && fail "the daemon (pid $daemon) still runs 10 s after the unmount"
-  wait "$daemon" 2>/dev/null || true
-  daemon=""
-}
 # Unmount (which waits for uploads) and drop every cached block: every block read afterwards
 # comes from the nodes.
 unmount_and_empty_cache() {

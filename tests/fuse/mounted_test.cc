@@ -24,7 +24,7 @@
 
 #include "fs/fuse/fuse_session.h"
 #include "fs/fuse/uring_transport.h"
-#include "tests/fuse/fake_filesystem.h"
+#include "tests/fakes/fake_filesystem.h"
 
 namespace shardfs::fuse {
 namespace {

@@ -1,8 +1,9 @@
 // FakeFilesystem: a small in-memory core::Filesystem for testing the FUSE adapter through a real
-// mount, independent of the real core. Keeps the lookup counts the contract in fs/core/filesystem.h
-// describes (so tests can check the kernel's and the core's agree), records the flags of the
-// last open, counts getxattr calls and set-id clears, and reads of a file named "corrupt" fail with
-// kCorrupt. Thread-safe (one mutex).
+// mount, independent of the real core. It keeps the contract of fs/core/filesystem.h (checked
+// with the core's by tests/core/filesystem_contract_test.cc): lookup counts (so tests can check
+// the kernel's and the core's agree), inodes deleted once unlinked, unused and closed, stable
+// readdir offsets. It records the flags of the last open, counts getxattr calls and set-id
+// clears, and reads of a file named "corrupt" fail with kCorrupt. Thread-safe (one mutex).
 #pragma once
 
 #include <sys/stat.h>
@@ -80,21 +81,36 @@ class FakeFilesystem : public core::Filesystem {
  private:
   struct Node {
     core::Attr attr;
-    uint64_t parent = 0;
-    std::string name;  // within parent
+    uint64_t parent = 0;  // directories: the directory holding this one
+    std::string name;     // within parent
     std::map<std::string, uint64_t, std::less<>> children;
+    // Directories: readdir position of each name (from 3; 1 and 2 are "." and ".."): a name keeps
+    // its position while others come and go, so a listing in parts returns it once.
+    std::map<uint64_t, std::string> slots;
+    std::map<std::string, uint64_t, std::less<>> slot_of;
+    uint64_t next_slot = 3;
     std::string data;  // file contents or symlink target
     std::map<std::string, util::Bytes, std::less<>> xattrs;
+    uint32_t opens = 0;
   };
 
-  util::Result<Node*> Find(uint64_t ino);  // mu_ held
+  // All with mu_ held.
+  util::Result<Node*> Find(uint64_t ino);
   util::Result<Node*> FindDir(uint64_t ino);
   util::Result<core::Attr> AddNode(uint64_t parent, std::string_view name, uint32_t mode,
                                    const core::Caller& caller);
+  void AddName(Node& dir, std::string_view name, uint64_t ino);
+  void RemoveName(Node& dir, std::string_view name);
+  // A name's inode lost a link (it was unlinked, removed or replaced by a rename).
+  void DropLink(uint64_t ino);
+  // Deletes ino if it has no links, no lookups and no open handles.
+  void MaybeDelete(uint64_t ino);
+  bool IsAncestor(uint64_t maybe_ancestor, uint64_t dir);
 
   mutable std::mutex mu_;
   std::map<uint64_t, Node> nodes_;
   std::map<uint64_t, uint64_t> lookups_;
+  std::map<uint64_t, uint64_t> handles_;  // fh -> ino
   uint64_t next_ino_ = 2;
   uint64_t next_fh_ = 1;
   std::atomic<int> last_open_flags_{-1};

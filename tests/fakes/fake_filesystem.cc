@@ -1,4 +1,4 @@
-#include "tests/fuse/fake_filesystem.h"
+#include "tests/fakes/fake_filesystem.h"
 
 #include <fcntl.h>
 
@@ -56,16 +56,68 @@ Result<Attr> FakeFilesystem::AddNode(uint64_t parent, std::string_view name, uin
   node.attr.blksize = 4096;
   node.parent = parent;
   node.name = name;
-  dir->children.emplace(std::string(name), node.attr.ino);
+  if (S_ISDIR(mode)) ++dir->attr.nlink;
+  AddName(*dir, name, node.attr.ino);
   Attr attr = node.attr;
   nodes_[attr.ino] = std::move(node);
   ++lookups_[attr.ino];
   return attr;
 }
 
+void FakeFilesystem::AddName(Node& dir, std::string_view name, uint64_t ino) {
+  dir.children[std::string(name)] = ino;
+  dir.slots[dir.next_slot] = std::string(name);
+  dir.slot_of[std::string(name)] = dir.next_slot++;
+}
+
+void FakeFilesystem::RemoveName(Node& dir, std::string_view name) {
+  auto slot = dir.slot_of.find(name);
+  if (slot != dir.slot_of.end()) {
+    dir.slots.erase(slot->second);
+    dir.slot_of.erase(slot);
+  }
+  auto it = dir.children.find(name);
+  if (it != dir.children.end()) dir.children.erase(it);
+}
+
+void FakeFilesystem::DropLink(uint64_t ino) {
+  Node& node = nodes_[ino];
+  if (S_ISDIR(node.attr.mode)) {
+    node.attr.nlink = 0;
+    --nodes_[node.parent].attr.nlink;
+  } else if (node.attr.nlink > 0) {
+    --node.attr.nlink;
+  }
+  MaybeDelete(ino);
+}
+
+void FakeFilesystem::MaybeDelete(uint64_t ino) {
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || ino == core::kRootIno) return;
+  if (it->second.attr.nlink > 0 || it->second.opens > 0 || lookups_[ino] > 0) return;
+  nodes_.erase(it);
+  lookups_.erase(ino);
+}
+
+bool FakeFilesystem::IsAncestor(uint64_t maybe_ancestor, uint64_t dir) {
+  for (uint64_t at = dir;; at = nodes_[at].parent) {
+    if (at == maybe_ancestor) return true;
+    if (at == core::kRootIno) return false;
+  }
+}
+
 Result<Attr> FakeFilesystem::Lookup(uint64_t parent, std::string_view name) {
   std::lock_guard lock(mu_);
+  if (name == ".") {
+    SHARDFS_ASSIGN_OR_RETURN(Node * self, Find(parent));
+    ++lookups_[parent];
+    return self->attr;
+  }
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, FindDir(parent));
+  if (name == "..") {
+    ++lookups_[dir->parent];
+    return nodes_[dir->parent].attr;
+  }
   auto it = dir->children.find(name);
   if (it == dir->children.end()) return MakeError(Errc::kNotFound, "no such name");
   ++lookups_[it->second];
@@ -76,6 +128,7 @@ void FakeFilesystem::Forget(uint64_t ino, uint64_t nlookup) {
   std::lock_guard lock(mu_);
   uint64_t& n = lookups_[ino];
   n -= std::min(n, nlookup);
+  MaybeDelete(ino);
 }
 
 Result<Attr> FakeFilesystem::GetAttr(uint64_t ino) {
@@ -142,9 +195,10 @@ Status FakeFilesystem::Unlink(uint64_t parent, std::string_view name) {
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, FindDir(parent));
   auto it = dir->children.find(name);
   if (it == dir->children.end()) return MakeError(Errc::kNotFound, "no such name");
-  if (S_ISDIR(nodes_[it->second].attr.mode)) return MakeError(Errc::kIsDir, "a directory");
-  --nodes_[it->second].attr.nlink;
-  dir->children.erase(it);
+  const uint64_t ino = it->second;
+  if (S_ISDIR(nodes_[ino].attr.mode)) return MakeError(Errc::kIsDir, "a directory");
+  RemoveName(*dir, name);
+  DropLink(ino);
   return util::Ok();
 }
 
@@ -153,11 +207,12 @@ Status FakeFilesystem::Rmdir(uint64_t parent, std::string_view name) {
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, FindDir(parent));
   auto it = dir->children.find(name);
   if (it == dir->children.end()) return MakeError(Errc::kNotFound, "no such name");
-  Node& node = nodes_[it->second];
+  const uint64_t ino = it->second;
+  Node& node = nodes_[ino];
   if (!S_ISDIR(node.attr.mode)) return MakeError(Errc::kNotDir, "not a directory");
   if (!node.children.empty()) return MakeError(Errc::kNotEmpty, "not empty");
-  node.attr.nlink = 0;
-  dir->children.erase(it);
+  RemoveName(*dir, name);
+  DropLink(ino);
   return util::Ok();
 }
 
@@ -168,20 +223,51 @@ Status FakeFilesystem::Rename(uint64_t parent, std::string_view name, uint64_t n
   SHARDFS_ASSIGN_OR_RETURN(Node * to, FindDir(new_parent));
   auto src = from->children.find(name);
   if (src == from->children.end()) return MakeError(Errc::kNotFound, "no such name");
-  if (from == to && name == new_name) return util::Ok();
-  auto dst = to->children.find(new_name);
   const uint64_t moving = src->second;
+  if (from == to && name == new_name) return util::Ok();
+  const bool moving_dir = S_ISDIR(nodes_[moving].attr.mode);
+  if (moving_dir && IsAncestor(moving, new_parent)) {
+    return MakeError(Errc::kInvalidOp, "a directory cannot move into itself");
+  }
+  auto dst = to->children.find(new_name);
+  const std::string from_name(name), to_name(new_name);
   if (flags & core::kRenameExchange) {
     if (dst == to->children.end()) return MakeError(Errc::kNotFound, "no target");
-    std::swap(src->second, dst->second);
+    const uint64_t other = dst->second;
+    if (S_ISDIR(nodes_[other].attr.mode) && IsAncestor(other, parent)) {
+      return MakeError(Errc::kInvalidOp, "a directory cannot move into itself");
+    }
+    from->children[from_name] = other;
+    to->children[to_name] = moving;
+    for (auto [ino, dir] : {std::pair{moving, new_parent}, std::pair{other, parent}}) {
+      Node& n = nodes_[ino];
+      if (!S_ISDIR(n.attr.mode) || n.parent == dir) continue;
+      --nodes_[n.parent].attr.nlink;
+      n.parent = dir;
+      ++nodes_[dir].attr.nlink;
+    }
     return util::Ok();
   }
   if (dst != to->children.end()) {
     if (flags & core::kRenameNoReplace) return MakeError(Errc::kExists, "target exists");
-    to->children.erase(dst);
+    const uint64_t replaced = dst->second;
+    Node& old = nodes_[replaced];
+    if (S_ISDIR(old.attr.mode) && !moving_dir) return MakeError(Errc::kIsDir, "target is a dir");
+    if (!S_ISDIR(old.attr.mode) && moving_dir) return MakeError(Errc::kNotDir, "not a dir");
+    if (S_ISDIR(old.attr.mode) && !old.children.empty()) {
+      return MakeError(Errc::kNotEmpty, "target directory not empty");
+    }
+    RemoveName(*to, to_name);
+    DropLink(replaced);
   }
-  from->children.erase(src);
-  to->children[std::string(new_name)] = moving;
+  RemoveName(*from, from_name);
+  AddName(*to, to_name, moving);
+  Node& n = nodes_[moving];
+  if (moving_dir && n.parent != new_parent) {
+    --nodes_[n.parent].attr.nlink;
+    n.parent = new_parent;
+    ++nodes_[new_parent].attr.nlink;
+  }
   return util::Ok();
 }
 
@@ -189,8 +275,9 @@ Result<Attr> FakeFilesystem::Link(uint64_t ino, uint64_t new_parent, std::string
   std::lock_guard lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, FindDir(new_parent));
   SHARDFS_ASSIGN_OR_RETURN(Node * node, Find(ino));
+  if (S_ISDIR(node->attr.mode)) return MakeError(Errc::kPermission, "hard links to directories");
   if (dir->children.contains(new_name)) return MakeError(Errc::kExists, "exists");
-  dir->children.emplace(std::string(new_name), ino);
+  AddName(*dir, new_name, ino);
   ++node->attr.nlink;
   ++lookups_[ino];
   return node->attr;
@@ -204,6 +291,8 @@ Result<uint64_t> FakeFilesystem::Open(uint64_t ino, int flags) {
     node->data.clear();
     node->attr.size = 0;
   }
+  ++node->opens;
+  handles_[next_fh_] = ino;
   return next_fh_++;
 }
 
@@ -213,6 +302,8 @@ Result<FakeFilesystem::Created> FakeFilesystem::Create(uint64_t parent, std::str
   std::lock_guard lock(mu_);
   last_open_flags_ = flags;
   SHARDFS_ASSIGN_OR_RETURN(Attr attr, AddNode(parent, name, S_IFREG | (mode & 07777), caller));
+  ++nodes_[attr.ino].opens;
+  handles_[next_fh_] = attr.ino;
   return Created{attr, next_fh_++};
 }
 
@@ -237,23 +328,48 @@ Result<size_t> FakeFilesystem::Write(uint64_t ino, uint64_t, uint64_t offset, ut
   return data.size();
 }
 
-Status FakeFilesystem::Release(uint64_t, uint64_t) { return util::Ok(); }
+Status FakeFilesystem::Release(uint64_t ino, uint64_t fh) {
+  std::lock_guard lock(mu_);
+  if (handles_.erase(fh) == 0) return MakeError(Errc::kInvalid, "no such handle");
+  auto it = nodes_.find(ino);
+  if (it != nodes_.end() && it->second.opens > 0) --it->second.opens;
+  MaybeDelete(ino);
+  return util::Ok();
+}
 Status FakeFilesystem::Fsync(uint64_t, uint64_t, bool) { return util::Ok(); }
 
 Status FakeFilesystem::Fallocate(uint64_t ino, uint64_t, int mode, uint64_t offset,
                                  uint64_t length) {
   std::lock_guard lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * node, Find(ino));
-  if (mode == 0 && node->data.size() < offset + length) {
+  if (mode & core::kFallocPunchHole) {
+    if (offset < node->data.size()) {
+      const uint64_t end = std::min<uint64_t>(node->data.size(), offset + length);
+      std::fill(node->data.begin() + static_cast<ptrdiff_t>(offset),
+                node->data.begin() + static_cast<ptrdiff_t>(end), '\0');
+    }
+    return util::Ok();
+  }
+  if (!(mode & core::kFallocKeepSize) && node->data.size() < offset + length) {
     node->data.resize(offset + length);
     node->attr.size = node->data.size();
   }
   return util::Ok();
 }
 
-Result<size_t> FakeFilesystem::CopyFileRange(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
-                                             uint64_t, size_t) {
-  return MakeError(Errc::kUnsupported, "no copy_file_range in the fake");
+Result<size_t> FakeFilesystem::CopyFileRange(uint64_t ino_in, uint64_t, uint64_t off_in,
+                                             uint64_t ino_out, uint64_t, uint64_t off_out,
+                                             size_t length) {
+  std::lock_guard lock(mu_);
+  SHARDFS_ASSIGN_OR_RETURN(Node * in, Find(ino_in));
+  SHARDFS_ASSIGN_OR_RETURN(Node * out, Find(ino_out));
+  if (off_in >= in->data.size()) return size_t{0};
+  const size_t n = std::min<size_t>(length, in->data.size() - off_in);
+  const std::string bytes = in->data.substr(off_in, n);
+  if (out->data.size() < off_out + n) out->data.resize(off_out + n);
+  out->data.replace(off_out, n, bytes);
+  out->attr.size = out->data.size();
+  return n;
 }
 
 Result<uint64_t> FakeFilesystem::OpenDir(uint64_t ino) {
@@ -267,16 +383,17 @@ Status FakeFilesystem::ReadDir(uint64_t ino, uint64_t, uint64_t offset, bool plu
   std::lock_guard lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, FindDir(ino));
   std::vector<core::DirEntry> entries;
-  entries.push_back({".", ino, S_IFDIR, 0, dir->attr});
-  entries.push_back({"..", dir->parent, S_IFDIR, 0, nodes_[dir->parent].attr});
-  for (const auto& [name, child] : dir->children) {
+  if (offset < 1) entries.push_back({".", ino, S_IFDIR, 1, dir->attr});
+  if (offset < 2) entries.push_back({"..", dir->parent, S_IFDIR, 2, nodes_[dir->parent].attr});
+  for (auto it = dir->slots.upper_bound(std::max<uint64_t>(offset, 2)); it != dir->slots.end();
+       ++it) {
+    const uint64_t child = dir->children.at(it->second);
     const Attr& attr = nodes_[child].attr;
-    entries.push_back({name, child, attr.mode & S_IFMT, 0, attr});
+    entries.push_back({it->second, child, attr.mode & S_IFMT, it->first, attr});
   }
-  for (uint64_t i = offset; i < entries.size(); ++i) {
-    entries[i].offset = i + 1;
-    if (!emit(entries[i])) break;
-    if (plus && i >= 2) ++lookups_[entries[i].ino];
+  for (const core::DirEntry& e : entries) {
+    if (!emit(e)) break;
+    if (plus && e.name != "." && e.name != "..") ++lookups_[e.ino];
   }
   return util::Ok();
 }
