@@ -6,7 +6,7 @@
 #   make build    RelWithDebInfo build in $(BUILD_DIR), warnings are errors
 #   make unit     build, then the unit tests only (ctest -L unit; well under 2 minutes)
 #   make test     deps + build + ASan/UBSan build of the tests, all ctest, sanitized unit
-#                 tests, format
+#                 tests, clang's thread-safety analysis, format
 #   make format   clang-format -i every C++ source
 #   make demo     create a demo drive under ./demo (scripts/demo.sh)
 #   make deb      build, then the Debian package $(BUILD_DIR)/deb/shardfs_*.deb (CPack, packaging/)
@@ -35,7 +35,7 @@ FORMAT_DIRS := $(wildcard fs cli node tests bench)
 
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build asan unit test check-format format demo deb bench clean
+.PHONY: all deps build asan unit test check-format check-thread-safety format demo deb bench clean
 
 all: build
 
@@ -70,10 +70,14 @@ test: deps
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
 	$(ASAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -L unit
 	$(ASAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -R '^Node[A-Za-z]*Test\.'
+	JOBS=$(JOBS) scripts/check-thread-safety.sh $(BUILD_DIR)
 	scripts/check-format.sh
 
 check-format:
 	scripts/check-format.sh
+
+check-thread-safety:
+	JOBS=$(JOBS) scripts/check-thread-safety.sh $(BUILD_DIR)
 
 format:
 	@if [ -n "$(FORMAT_DIRS)" ]; then \

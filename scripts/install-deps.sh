@@ -18,8 +18,9 @@ PACKAGES=(
   libfuse3-dev fuse3
   # io_uring: FUSE requests served on the caller's CPU (fs/fuse/uring_transport.h)
   liburing-dev
-  # format check (scripts/check-format.sh)
-  clang-format
+  # format check (scripts/check-format.sh), and clang's thread-safety analysis
+  # (scripts/check-thread-safety.sh)
+  clang-format clang
   # programs the tests run on a real mount (tests/fstest) and the benchmarks use
   rsync git sqlite3 tar attr util-linux procps bc python3
   # the peers and tools of `make bench` (bench/run.sh; rclone is below)

@@ -44,19 +44,19 @@ Status BlockCacheImpl::Put(const ObjectId& id, ByteSpan sealed, bool dirty) {
                                          std::to_string(budget_) + " bytes)");
   }
   if (inline_max_ > 0 && size <= inline_max_) {
-    Lock lock(mu_);
-    return CommitInlineLocked(lock, {{id, sealed}}, dirty);
+    util::MutexLock lock(mu_);
+    return CommitInlineLocked({{id, sealed}}, dirty);
   }
   for (int attempt = 0;; ++attempt) {
     std::string staging;
     {
-      Lock lock(mu_);
-      SHARDFS_TRY(ReserveLocked(lock, id, size));
+      util::MutexLock lock(mu_);
+      SHARDFS_TRY(ReserveLocked(id, size));
       staging = spares_.Take(size);
     }
     // The bytes go to disk without the lock; id is busy, so nobody else touches its paths.
     Status written = WriteBlockFile(id, sealed, staging);
-    Lock lock(mu_);
+    util::MutexLock lock(mu_);
     reserved_ -= size;
     busy_.erase(id);
     if (!written.ok() && written.code() == Errc::kNoSpace && attempt < kNoSpaceRetries) {
@@ -64,14 +64,14 @@ Status BlockCacheImpl::Put(const ObjectId& id, ByteSpan sealed, bool dirty) {
       spdlog::warn("block cache {}: {}; making room and trying again", dir_,
                    written.error().message);
       disk_tight_ = true;
-      DropSparesLocked(lock);
-      if (!EvictLocked(lock, size)) {
+      DropSparesLocked();
+      if (!EvictLocked(size)) {
         if (dirty_bytes_ == 0 && reserved_ == 0) {
           space_cv_.notify_all();
           return NoRoomOnDisk(size);
         }
         ++space_waiters_;
-        space_cv_.wait_for(lock, kDiskRecheck);  // for an upload to make a block evictable
+        mu_.AwaitFor(space_cv_, kDiskRecheck);  // for an upload to make a block evictable
         --space_waiters_;
       }
       continue;
@@ -92,32 +92,33 @@ Status BlockCacheImpl::PutMany(const std::vector<NewBlock>& blocks, bool dirty) 
     }
   }
   if (small.empty()) return util::Ok();
-  Lock lock(mu_);
-  return CommitInlineLocked(lock, small, dirty);
+  util::MutexLock lock(mu_);
+  return CommitInlineLocked(small, dirty);
 }
 
-Status BlockCacheImpl::CommitInlineLocked(Lock& lock, const std::vector<NewBlock>& blocks,
-                                          bool dirty) {
+Status BlockCacheImpl::CommitInlineLocked(const std::vector<NewBlock>& blocks, bool dirty) {
   // Room for all of them first (each reservation may evict, or wait for uploads to free
   // space); the ids stay busy until the commit, so nobody else adds or removes them meanwhile.
   size_t reserved = 0;
   Status s = util::Ok();
   for (; reserved < blocks.size() && s.ok(); ++reserved) {
-    s = ReserveLocked(lock, blocks[reserved].id, blocks[reserved].sealed.size());
+    s = ReserveLocked(blocks[reserved].id, blocks[reserved].sealed.size());
     if (!s.ok()) break;
   }
   std::vector<std::pair<ObjectId, uint64_t>> old_files;
   if (s.ok()) {
     std::vector<Entry> added;
+    for (const NewBlock& b : blocks) {
+      added.push_back(Entry{.size = b.sealed.size(),
+                            .seq = next_seq_++,
+                            .gen = next_gen_++,
+                            .dirty = dirty,
+                            .inline_data = true});
+    }
     s = WriteIndexLocked([&](WriteTxn& txn) -> Status {
-      for (const NewBlock& b : blocks) {
-        SHARDFS_TRY(txn.Put(kSmallTable, Key(b.id), b.sealed));
-        added.push_back(Entry{.size = b.sealed.size(),
-                              .seq = next_seq_++,
-                              .gen = next_gen_++,
-                              .dirty = dirty,
-                              .inline_data = true});
-        SHARDFS_TRY(txn.Put(kBlocksTable, Key(b.id), EncodeEntry(added.back())));
+      for (size_t i = 0; i < blocks.size(); ++i) {
+        SHARDFS_TRY(txn.Put(kSmallTable, Key(blocks[i].id), blocks[i].sealed));
+        SHARDFS_TRY(txn.Put(kBlocksTable, Key(blocks[i].id), EncodeEntry(added[i])));
       }
       return util::Ok();
     });
@@ -132,7 +133,7 @@ Status BlockCacheImpl::CommitInlineLocked(Lock& lock, const std::vector<NewBlock
     reserved_ -= blocks[i].sealed.size();
     busy_.erase(blocks[i].id);
   }
-  if (!old_files.empty()) DiscardFilesLocked(lock, old_files);
+  if (!old_files.empty()) DiscardFilesLocked(old_files);
   space_cv_.notify_all();
   return s;
 }
@@ -159,7 +160,7 @@ Status BlockCacheImpl::WriteBlockFile(const ObjectId& id, ByteSpan sealed,
   return util::Ok();
 }
 
-Status BlockCacheImpl::ReserveLocked(Lock& lock, const ObjectId& id, uint64_t size) {
+Status BlockCacheImpl::ReserveLocked(const ObjectId& id, uint64_t size) {
   int idle_looks = 0;  // looks at a short disk with nothing in the cache that could free it
   while (true) {
     if (!busy_.contains(id)) {
@@ -175,8 +176,8 @@ Status BlockCacheImpl::ReserveLocked(Lock& lock, const ObjectId& id, uint64_t si
         busy_.insert(id);
         return util::Ok();
       }
-      if (EvictLocked(lock, std::max(over_budget, disk_short))) continue;
-      if (disk_short > 0 && DropSparesLocked(lock)) continue;
+      if (EvictLocked(std::max(over_budget, disk_short))) continue;
+      if (disk_short > 0 && DropSparesLocked()) continue;
       if (cancelled_) {
         return MakeError(Errc::kUnavailable,
                          "block cache " + dir_ +
@@ -189,9 +190,9 @@ Status BlockCacheImpl::ReserveLocked(Lock& lock, const ObjectId& id, uint64_t si
     }
     ++space_waiters_;
     if (disk_tight_) {
-      space_cv_.wait_for(lock, kDiskRecheck);
+      mu_.AwaitFor(space_cv_, kDiskRecheck);
     } else {
-      space_cv_.wait(lock);
+      mu_.Await(space_cv_);
     }
     --space_waiters_;
   }
@@ -210,12 +211,12 @@ uint64_t BlockCacheImpl::DiskShortLocked(uint64_t need) {
   return disk_tight_ ? need - room : 0;
 }
 
-bool BlockCacheImpl::DropSparesLocked(Lock& lock) {
+bool BlockCacheImpl::DropSparesLocked() {
   std::vector<std::string> paths = spares_.TakeAll();
   if (paths.empty()) return false;
-  lock.unlock();
+  mu_.Unlock();
   for (const std::string& path : paths) ::unlink(path.c_str());
-  lock.lock();
+  mu_.Lock();
   return true;
 }
 
@@ -232,7 +233,7 @@ util::Error BlockCacheImpl::NoRoomOnDisk(uint64_t size) {
                        "or move the cache (cache_dir=)");
 }
 
-bool BlockCacheImpl::EvictLocked(Lock& lock, uint64_t bytes) {
+bool BlockCacheImpl::EvictLocked(uint64_t bytes) {
   std::vector<ObjectId> victims;
   uint64_t freed = 0;
   for (auto it = clean_lru_.begin(); it != clean_lru_.end() && freed < bytes; ++it) {
@@ -249,19 +250,18 @@ bool BlockCacheImpl::EvictLocked(Lock& lock, uint64_t bytes) {
     evicted_.insert(id);  // out of the index with the next write: usually this Put's commit
     ++evictions_;
   }
-  if (!files.empty()) DiscardFilesLocked(lock, files);
+  if (!files.empty()) DiscardFilesLocked(files);
   return true;
 }
 
-void BlockCacheImpl::DiscardFilesLocked(Lock& lock,
-                                        const std::vector<std::pair<ObjectId, uint64_t>>& blocks) {
+void BlockCacheImpl::DiscardFilesLocked(const std::vector<std::pair<ObjectId, uint64_t>>& blocks) {
   std::vector<std::string> targets;  // spare path, or "" to delete
   for (const auto& [id, size] : blocks) {
     busy_.insert(id);
     targets.push_back(disk_tight_ ? std::string() : spares_.Claim());  // short: delete them
   }
   // A crash in between leaves files without entries (or spares): Open deletes them.
-  lock.unlock();
+  mu_.Unlock();
   std::vector<bool> renamed(blocks.size(), false);
   for (size_t i = 0; i < blocks.size(); ++i) {
     const std::string path = PathOf(blocks[i].first);
@@ -278,7 +278,7 @@ void BlockCacheImpl::DiscardFilesLocked(Lock& lock,
       renamed[i] = false;
     }
   }
-  lock.lock();
+  mu_.Lock();
   for (size_t i = 0; i < blocks.size(); ++i) {
     if (!targets[i].empty()) spares_.Settle(targets[i], blocks[i].second, renamed[i]);
     busy_.erase(blocks[i].first);
@@ -388,7 +388,7 @@ util::Result<Bytes> BlockCacheImpl::Get(const ObjectId& id) {
   uint64_t gen = 0;
   bool is_inline = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    util::MutexLock lock(mu_);
     auto it = entries_.find(id);
     if (it == entries_.end()) {
       ++misses_;
@@ -401,7 +401,7 @@ util::Result<Bytes> BlockCacheImpl::Get(const ObjectId& id) {
   // Read without the lock. If the block is evicted meanwhile, the open either finds the file
   // (the bytes stay readable through the descriptor) or does not (a miss); never wrong bytes.
   auto data = is_inline ? ReadInline(id, size) : ReadBlockFile(PathOf(id), size);
-  std::lock_guard<std::mutex> lock(mu_);
+  util::MutexLock lock(mu_);
   auto it = entries_.find(id);
   if (!data.ok()) {
     if (data.code() != Errc::kNotFound && data.code() != Errc::kCorrupt) return data.error();
@@ -421,14 +421,14 @@ util::Result<Bytes> BlockCacheImpl::Get(const ObjectId& id) {
 }
 
 util::Result<BlockCache::BlockFile> BlockCacheImpl::FileOf(const ObjectId& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  util::MutexLock lock(mu_);
   auto it = entries_.find(id);
   if (it == entries_.end() || it->second.inline_data) return NotCached(id);
   return BlockFile{PathOf(id), it->second.size};
 }
 
 Status BlockCacheImpl::MarkClean(const ObjectId& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  util::MutexLock lock(mu_);
   auto it = entries_.find(id);
   if (it == entries_.end() || !it->second.dirty) return util::Ok();
   Entry e = it->second;
@@ -444,8 +444,8 @@ Status BlockCacheImpl::MarkClean(const ObjectId& id) {
 }
 
 Status BlockCacheImpl::Remove(const ObjectId& id) {
-  Lock lock(mu_);
-  space_cv_.wait(lock, [&] { return !busy_.contains(id); });
+  util::MutexLock lock(mu_);
+  while (busy_.contains(id)) mu_.Await(space_cv_);
   auto it = entries_.find(id);
   if (it == entries_.end()) return util::Ok();
   Status removed = WriteIndexLocked([&](WriteTxn& txn) -> Status {
@@ -454,14 +454,14 @@ Status BlockCacheImpl::Remove(const ObjectId& id) {
   });
   SHARDFS_TRY(removed);
   const uint64_t size = it->second.size;
-  if (ForgetLocked(it)) DiscardFilesLocked(lock, {{id, size}});
+  if (ForgetLocked(it)) DiscardFilesLocked({{id, size}});
   space_cv_.notify_all();
   return util::Ok();
 }
 
 util::Result<std::vector<ObjectId>> BlockCacheImpl::DirtyBlocks() {
   std::vector<ObjectId> out;
-  std::lock_guard<std::mutex> lock(mu_);
+  util::MutexLock lock(mu_);
   for (const auto& [id, e] : entries_)
     if (e.dirty) out.push_back(id);
   std::sort(out.begin(), out.end());
@@ -471,7 +471,7 @@ util::Result<std::vector<ObjectId>> BlockCacheImpl::DirtyBlocks() {
 Status BlockCacheImpl::Sync() {
   std::vector<ObjectId> ids;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    util::MutexLock lock(mu_);
     SHARDFS_TRY(WriteIndexLocked([](WriteTxn&) { return util::Ok(); }));  // LRU order too
     // Blocks stored meanwhile (uploaded, or fetched from the store) need no fsync: durable in
     // the store is durable. Reads from the store and finished uploads cost no fsyncs now.
@@ -497,7 +497,7 @@ Status BlockCacheImpl::Sync() {
     if (Status s = util::FsyncPath(d); !s.ok() && !error) error = s.error();
   }
   if (error) {
-    std::lock_guard<std::mutex> lock(mu_);
+    util::MutexLock lock(mu_);
     for (const ObjectId& id : ids)
       if (entries_.contains(id)) unsynced_.insert(id);  // the next Sync tries them again
     if (dirs.contains(blocks_dir_)) subdirs_created_ = true;
@@ -510,7 +510,7 @@ Status BlockCacheImpl::Sync() {
 }
 
 BlockCacheStats BlockCacheImpl::Stats() {
-  std::lock_guard<std::mutex> lock(mu_);
+  util::MutexLock lock(mu_);
   const uint64_t capacity = last_room_ >= budget_ ? budget_ : std::min(budget_, used_ + last_room_);
   return BlockCacheStats{.budget_bytes = budget_,
                          .capacity_bytes = capacity,

@@ -38,6 +38,7 @@
 #include "fs/cache/block_files.h"
 #include "fs/cache/kv_store.h"
 #include "fs/util/encoding.h"
+#include "fs/util/mutex.h"
 
 namespace shardfs::cache::internal {
 
@@ -108,7 +109,7 @@ class BlockCacheImpl final : public BlockCache {
   Status PutMany(const std::vector<NewBlock>& blocks, bool dirty) override;
   util::Result<Bytes> Get(const ObjectId& id) override;
   bool Contains(const ObjectId& id) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    util::MutexLock lock(mu_);
     return entries_.contains(id);
   }
   util::Result<BlockFile> FileOf(const ObjectId& id) override;
@@ -117,7 +118,7 @@ class BlockCacheImpl final : public BlockCache {
   util::Result<std::vector<ObjectId>> DirtyBlocks() override;
   Status Sync() override;
   void Cancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    util::MutexLock lock(mu_);
     cancelled_ = true;
     space_cv_.notify_all();
   }
@@ -125,12 +126,11 @@ class BlockCacheImpl final : public BlockCache {
   void ReleaseMappedPages() override { index_->ReleaseMappedPages(); }
 
  private:
-  using Lock = std::unique_lock<std::mutex>;
   using EntryMap = std::unordered_map<ObjectId, Entry>;
 
-  Status CheckFormat();
-  Status LoadIndex(std::vector<Bytes>* bad_keys);
-  Status Reconcile(std::vector<Bytes> bad_keys);
+  Status CheckFormat() REQUIRES(mu_);
+  Status LoadIndex(std::vector<Bytes>* bad_keys) REQUIRES(mu_);
+  Status Reconcile(std::vector<Bytes> bad_keys) REQUIRES(mu_);
 
   // Writes the block to the staging file (a spare, or a new file) and renames it into place;
   // id must be busy. The staging file is gone afterwards, whatever happens.
@@ -138,39 +138,39 @@ class BlockCacheImpl final : public BlockCache {
   // Gets rid of the files of blocks already forgotten (memory and index): keeps them as spares
   // or deletes them (always those that have another link, see FileOf). Unlocks meanwhile; the ids
   // are busy until the files are gone.
-  void DiscardFilesLocked(Lock& lock, const std::vector<std::pair<ObjectId, uint64_t>>& blocks);
+  void DiscardFilesLocked(const std::vector<std::pair<ObjectId, uint64_t>>& blocks) REQUIRES(mu_);
   // Deletes whatever is in the staging directory: spares and half-written blocks of a crash.
-  Status ClearStaging();
+  Status ClearStaging() REQUIRES(mu_);
   // Waits until id is not busy and size more bytes fit the budget and the disk (evicting clean
   // blocks), then reserves them and marks id busy. kUnavailable if Cancel() ends the wait;
   // kNoSpace when the disk is short and nothing can be freed.
-  Status ReserveLocked(Lock& lock, const ObjectId& id, uint64_t size);
+  Status ReserveLocked(const ObjectId& id, uint64_t size) REQUIRES(mu_);
   // Bytes the disk lacks for `need` more bytes of blocks beyond the reserve (0: room enough).
   // Sets disk_tight_.
-  uint64_t DiskShortLocked(uint64_t need);
+  uint64_t DiskShortLocked(uint64_t need) REQUIRES(mu_);
   // Deletes the spare files (they hold disk space). False when there were none.
-  bool DropSparesLocked(Lock& lock);
-  util::Error NoRoomOnDisk(uint64_t size);
+  bool DropSparesLocked() REQUIRES(mu_);
+  util::Error NoRoomOnDisk(uint64_t size);  // reads the disk: no lock needed
   // Evicts least-recently-used clean blocks worth at least `bytes` (fewer if that is all there
   // is). False when nothing could be evicted. Unlocks while discarding the files.
-  bool EvictLocked(Lock& lock, uint64_t bytes);
+  bool EvictLocked(uint64_t bytes) REQUIRES(mu_);
   // Records a block whose file is in place in one index transaction.
-  Status CommitLocked(const ObjectId& id, uint64_t size, bool dirty);
+  Status CommitLocked(const ObjectId& id, uint64_t size, bool dirty) REQUIRES(mu_);
   // Records inline blocks (bytes and entries) in one index transaction; on failure none is.
-  Status CommitInlineLocked(Lock& lock, const std::vector<NewBlock>& blocks, bool dirty);
+  Status CommitInlineLocked(const std::vector<NewBlock>& blocks, bool dirty) REQUIRES(mu_);
   // One index write transaction: the pending evictions and LRU bumps, then body. Memory is
   // changed by the caller only after this succeeds, so a failure leaves both as they were.
-  Status WriteIndexLocked(const std::function<Status(WriteTxn&)>& body);
+  Status WriteIndexLocked(const std::function<Status(WriteTxn&)>& body) REQUIRES(mu_);
   // Puts a committed entry in memory and its counters, replacing id's old one. Returns whether
   // the old one had a file (still to discard).
-  bool AddEntryLocked(const ObjectId& id, const Entry& e);
+  bool AddEntryLocked(const ObjectId& id, const Entry& e) REQUIRES(mu_);
   // Takes an entry out of memory and its counters (not the index, not the file). Returns
   // whether the block had a file.
-  bool ForgetLocked(EntryMap::iterator it);
+  bool ForgetLocked(EntryMap::iterator it) REQUIRES(mu_);
   // For rare repair paths: forgets id, deletes its index entry (best effort: a stale entry is
   // dropped at the next Open, since its file is gone) and its file, all under the lock.
-  void DropLocked(const ObjectId& id, std::string_view why);
-  void TouchLocked(Entry& e, const ObjectId& id);
+  void DropLocked(const ObjectId& id, std::string_view why) REQUIRES(mu_);
+  void TouchLocked(Entry& e, const ObjectId& id) REQUIRES(mu_);
   // An inline block's bytes (no lock needed: LMDB readers see a consistent snapshot).
   util::Result<Bytes> ReadInline(const ObjectId& id, uint64_t size);
   std::string PathOf(const ObjectId& id) const { return BlockPath(blocks_dir_, id); }
@@ -184,33 +184,38 @@ class BlockCacheImpl final : public BlockCache {
   // Guards everything below. Lock order: mu_, then the index's writer lock (BeginWrite). Held
   // for index commits (~20 us, MDB_NOSYNC); never while block bytes are read, written or
   // fsynced, nor for renames and unlinks (busy_ covers those), except on rare repair paths.
-  std::mutex mu_;
+  util::Mutex mu_;
   // Signalled when space may have been freed, a block became clean, an id stopped being busy,
   // or Cancel() was called.
   std::condition_variable space_cv_;
-  EntryMap entries_;
-  std::map<uint64_t, ObjectId> clean_lru_;  // seq -> id of clean blocks: the eviction order
+  EntryMap entries_ GUARDED_BY(mu_);
+  std::map<uint64_t, ObjectId> clean_lru_
+      GUARDED_BY(mu_);  // seq -> id of clean blocks: the eviction order
   // Ids whose file a thread is creating, replacing or deleting without holding mu_. Only that
   // thread touches the id's paths; Remove and Put of the same id wait, eviction skips it.
-  std::unordered_set<ObjectId> busy_;
-  std::unordered_set<ObjectId> touched_;   // LRU seq changed in memory, not yet in the index
-  std::unordered_set<ObjectId> evicted_;   // evicted from memory, not yet from the index
-  std::unordered_set<ObjectId> unsynced_;  // files renamed into place since the last Sync
-  uint64_t used_ = 0;                      // bytes of entries_
-  uint64_t reserved_ = 0;                  // bytes of Puts between reservation and commit
-  uint64_t dirty_bytes_ = 0;
-  uint64_t dirty_blocks_ = 0;
-  uint64_t next_seq_ = 1;
-  uint64_t next_gen_ = 1;
-  uint64_t hits_ = 0;
-  uint64_t misses_ = 0;
-  uint64_t evictions_ = 0;
-  uint64_t space_waiters_ = 0;  // BlockCacheStats::space_waiters
+  std::unordered_set<ObjectId> busy_ GUARDED_BY(mu_);
+  std::unordered_set<ObjectId> touched_
+      GUARDED_BY(mu_);  // LRU seq changed in memory, not yet in the index
+  std::unordered_set<ObjectId> evicted_
+      GUARDED_BY(mu_);  // evicted from memory, not yet from the index
+  std::unordered_set<ObjectId> unsynced_
+      GUARDED_BY(mu_);                     // files renamed into place since the last Sync
+  uint64_t used_ GUARDED_BY(mu_) = 0;      // bytes of entries_
+  uint64_t reserved_ GUARDED_BY(mu_) = 0;  // bytes of Puts between reservation and commit
+  uint64_t dirty_bytes_ GUARDED_BY(mu_) = 0;
+  uint64_t dirty_blocks_ GUARDED_BY(mu_) = 0;
+  uint64_t next_seq_ GUARDED_BY(mu_) = 1;
+  uint64_t next_gen_ GUARDED_BY(mu_) = 1;
+  uint64_t hits_ GUARDED_BY(mu_) = 0;
+  uint64_t misses_ GUARDED_BY(mu_) = 0;
+  uint64_t evictions_ GUARDED_BY(mu_) = 0;
+  uint64_t space_waiters_ GUARDED_BY(mu_) = 0;  // BlockCacheStats::space_waiters
   // The disk was short of room at the last look: evicted files are deleted, not kept as spares.
-  bool disk_tight_ = false;
-  uint64_t last_room_ = UINT64_MAX;  // the disk's room for more blocks at the last look
-  bool cancelled_ = false;
-  SparePool spares_;
+  bool disk_tight_ GUARDED_BY(mu_) = false;
+  uint64_t last_room_ GUARDED_BY(mu_) =
+      UINT64_MAX;  // the disk's room for more blocks at the last look
+  bool cancelled_ GUARDED_BY(mu_) = false;
+  SparePool spares_ GUARDED_BY(mu_);
 
   // Which of the 256 block subdirectories exist (they are made as blocks first land in them).
   std::array<std::atomic<bool>, 256> subdir_ready_{};

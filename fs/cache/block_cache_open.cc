@@ -19,7 +19,7 @@ using util::Errc;
 using util::MakeError;
 
 BlockCacheImpl::~BlockCacheImpl() {
-  std::lock_guard<std::mutex> lock(mu_);
+  util::MutexLock lock(mu_);
   for (const std::string& path : spares_.TakeAll()) ::unlink(path.c_str());
   if ((touched_.empty() && evicted_.empty()) || !index_) return;
   Status s = WriteIndexLocked([](WriteTxn&) { return util::Ok(); });
@@ -39,6 +39,8 @@ Status BlockCacheImpl::ClearStaging() {
 }
 
 Status BlockCacheImpl::Init() {
+  // Nobody else can reach the cache yet; the lock is for the analysis, and costs nothing.
+  util::MutexLock lock(mu_);
   const bool fresh = !util::PathExists(blocks_dir_);
   SHARDFS_TRY(util::MakeDirs(blocks_dir_, 0700));
   if (fresh) SHARDFS_TRY(util::FsyncPath(dir_));
@@ -53,9 +55,8 @@ Status BlockCacheImpl::Init() {
   SHARDFS_TRY(Reconcile(std::move(bad_keys)));
   // The budget may have shrunk since the last run. (If only dirty blocks are left, Puts wait
   // until they are uploaded.)
-  Lock lock(mu_);
   bool evicted = true;
-  while (used_ > budget_ && evicted) evicted = EvictLocked(lock, used_ - budget_);
+  while (used_ > budget_ && evicted) evicted = EvictLocked(used_ - budget_);
   DiskShortLocked(0);  // measures the disk (last_room_)
   if (last_room_ != UINT64_MAX && used_ + last_room_ < budget_) {
     auto space = DiskSpaceOf(blocks_dir_);
@@ -97,7 +98,7 @@ Status BlockCacheImpl::CheckFormat() {
 
 Status BlockCacheImpl::LoadIndex(std::vector<Bytes>* bad_keys) {
   SHARDFS_ASSIGN_OR_RETURN(auto txn, index_->BeginRead());
-  return txn->Scan(kBlocksTable, {}, [&](ByteSpan key, ByteSpan value) {
+  return txn->Scan(kBlocksTable, {}, [&](ByteSpan key, ByteSpan value) REQUIRES(mu_) {
     ObjectId id;
     Entry e;
     if (key.size() != id.bytes.size() || !DecodeEntry(value, &e)) {
@@ -149,7 +150,7 @@ Status BlockCacheImpl::Reconcile(std::vector<Bytes> bad_keys) {
   std::vector<Bytes> stray_rows;
   {
     SHARDFS_ASSIGN_OR_RETURN(auto txn, index_->BeginRead());
-    SHARDFS_TRY(txn->Scan(kSmallTable, {}, [&](ByteSpan key, ByteSpan value) {
+    SHARDFS_TRY(txn->Scan(kSmallTable, {}, [&](ByteSpan key, ByteSpan value) REQUIRES(mu_) {
       ObjectId id;
       auto it = entries_.end();
       if (key.size() == id.bytes.size()) {
