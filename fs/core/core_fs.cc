@@ -66,7 +66,7 @@ CoreFs::~CoreFs() {
 }
 
 Status CoreFs::Init() {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
   auto format = txn->GetState(kFormatState);
   if (format.ok() && *format != kMetaFormatVersion) {
@@ -195,10 +195,10 @@ Result<Attr> CoreFs::Referenced(Node* n) {
   return ToAttr(*n);
 }
 
-Status CoreFs::SaveDirtyRecords(std::unique_lock<std::mutex>& lock) {
+Status CoreFs::SaveDirtyRecords() {
   // Files closed but not yet sealed by the closer first: their records hold sizes whose data
   // is still only in memory (a kill -9 after such a record alone shows zeros).
-  SHARDFS_TRY(FlushClosed(lock));
+  SHARDFS_TRY(FlushClosed());
   std::vector<Node*> dirty;
   for (auto& [ino, n] : nodes_) {
     if (n->rec_dirty) dirty.push_back(n.get());
@@ -242,7 +242,7 @@ Result<uint64_t> CoreFs::AllocIno() {
 }
 
 Result<Attr> CoreFs::Lookup(uint64_t parent, std::string_view name) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   // With EXPORT_SUPPORT the kernel looks up "." in any inode to open a file handle of one it
   // has forgotten (open_by_handle_at, NFS export): a live inode of any type answers for itself.
   if (name == ".") {
@@ -267,7 +267,7 @@ Result<Attr> CoreFs::Lookup(uint64_t parent, std::string_view name) {
 }
 
 void CoreFs::Forget(uint64_t ino, uint64_t nlookup) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return;
   Node* n = it->second.get();
@@ -326,13 +326,13 @@ Status CoreFs::DeleteInode(MetaTxn& txn, Node* n) {
 }
 
 Result<Attr> CoreFs::GetAttr(uint64_t ino) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   return ToAttr(*n);
 }
 
 Result<Attr> CoreFs::SetAttributes(uint64_t ino, const SetAttr& change, const Caller& caller) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   if (read_only_) return ReadOnlyError();
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   InodeRecord& r = n->rec;
@@ -393,7 +393,7 @@ Result<Attr> CoreFs::SetAttributes(uint64_t ino, const SetAttr& change, const Ca
 }
 
 Status CoreFs::Access(uint64_t ino, int mask, const Caller& caller) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   if (mask == F_OK) return util::Ok();
   const InodeRecord& r = n->rec;
@@ -414,7 +414,7 @@ Status CoreFs::Access(uint64_t ino, int mask, const Caller& caller) {
 }
 
 Result<uint64_t> CoreFs::Open(uint64_t ino, int flags) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   if (S_ISDIR(n->rec.mode) && (flags & O_ACCMODE) != O_RDONLY) {
     return MakeError(Errc::kIsDir, "is a directory");
@@ -435,7 +435,7 @@ Result<uint64_t> CoreFs::Open(uint64_t ino, int flags) {
 }
 
 Status CoreFs::Release(uint64_t ino, uint64_t fh) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   handles_.erase(fh);
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return util::Ok();
@@ -455,7 +455,7 @@ Status CoreFs::Release(uint64_t ino, uint64_t fh) {
 }
 
 Result<uint64_t> CoreFs::OpenDir(uint64_t ino) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   SHARDFS_TRY(GetDir(ino));
   uint64_t fh = next_fh_++;
   handles_[fh] = Handle{ino, O_RDONLY | O_DIRECTORY};
@@ -463,24 +463,24 @@ Result<uint64_t> CoreFs::OpenDir(uint64_t ino) {
 }
 
 Status CoreFs::ReleaseDir(uint64_t, uint64_t fh) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   handles_.erase(fh);
   return util::Ok();
 }
 
 Status CoreFs::Shutdown() {
   {
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     if (shut_down_) return util::Ok();
     // Seal everything still buffered, then let the uploader drain.
     std::vector<uint64_t> inos;
     for (auto& [ino, n] : nodes_) inos.push_back(ino);
-    (void)FlushNodes(lock, inos, /*save_records=*/true, "unmount");  // logged
+    (void)FlushNodes(inos, /*save_records=*/true, "unmount");  // logged
   }
   // Without the uploader (Open failed part way) there is nobody to wait for.
   Status waited = threads_.empty() ? util::Ok() : WaitForUploads();
   {
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     stopping_ = true;
     shut_down_ = true;
     work_cv_.notify_all();
@@ -489,7 +489,7 @@ Status CoreFs::Shutdown() {
     closer_cv_.notify_all();
   }
   {
-    std::lock_guard fetch_lock(fetch_mu_);
+    util::MutexLock fetch_lock(fetch_mu_);
     prefetch_stop_ = true;
     prefetch_cv_.notify_all();
   }

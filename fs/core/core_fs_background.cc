@@ -30,7 +30,7 @@ constexpr auto kQuotaUsageInterval = std::chrono::seconds(10);
 void CoreFs::RefreshStoreUsage(bool freed) {
   uint64_t uploaded_before = 0;
   {
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     if (freed) usage_stale_ = true;
     const auto now = std::chrono::steady_clock::now();
     if (usage_asking_ ||
@@ -41,13 +41,13 @@ void CoreFs::RefreshStoreUsage(bool freed) {
   }
   while (true) {
     {
-      auto lock = Lock();
+      util::MutexLock lock(mu_);
       uploaded_before = uploaded_bytes_;
       usage_asked_ = std::chrono::steady_clock::now();
       usage_stale_ = false;
     }
     auto usage = store_->Usage();
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     if (usage.ok()) {
       // Uploads that finished while the store was asked may be counted twice: the quota errs
       // on the side of refusing early, never of letting the drive outgrow it.
@@ -111,7 +111,7 @@ bool CoreFs::UploadOne(const util::ObjectId& id) {
     location = store_->Put(ObjectName(id), *sealed);
   } else {
     // Not in the cache: it became garbage (removed) before it was uploaded, or it was lost.
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     auto txn = meta_->Write();
     if (!txn.ok()) return false;
     auto pending = (*txn)->HasUpload(id);
@@ -124,7 +124,7 @@ bool CoreFs::UploadOne(const util::ObjectId& id) {
     return true;
   }
   if (!location.ok()) {
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     if (last_upload_error_.ok()) {
       spdlog::warn("cannot upload to {}: {}; retrying", store_->Describe(),
                    location.error().message);
@@ -133,7 +133,7 @@ bool CoreFs::UploadOne(const util::ObjectId& id) {
     return false;
   }
   {
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     last_upload_error_ = util::Ok();
     uploaded_bytes_ += size;
     auto txn = meta_->Write();
@@ -159,7 +159,7 @@ bool CoreFs::UploadOne(const util::ObjectId& id) {
 bool CoreFs::CollectOneGarbage(const util::ObjectId& id) {
   util::Bytes location;  // empty: never uploaded, or a whole-block store (no records needed)
   {
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     auto txn = meta_->Read();
     if (!txn.ok()) return false;
     auto found = (*txn)->GetPlacement(id);
@@ -178,7 +178,7 @@ bool CoreFs::CollectOneGarbage(const util::ObjectId& id) {
     return false;
   }
   (void)cache_->Remove(id);
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   auto txn = meta_->Write();
   if (!txn.ok()) return false;
   Status s = (*txn)->RemoveGarbage(id);
@@ -199,10 +199,10 @@ void CoreFs::UploaderLoop() {
   while (true) {
     std::vector<util::ObjectId> uploads, garbage;
     {
-      auto lock = Lock();
-      if (backoff.count() > 0) work_cv_.wait_for(lock, backoff);
+      util::MutexLock lock(mu_);
+      if (backoff.count() > 0) mu_.AwaitFor(work_cv_, backoff);
       while (!stopping_ && !UploadsDue(std::chrono::steady_clock::now())) {
-        WaitForWork(lock, std::chrono::milliseconds(200));
+        WaitForWork(std::chrono::milliseconds(200));
       }
       if (stopping_) return;
       draining_ = true;
@@ -211,7 +211,7 @@ void CoreFs::UploaderLoop() {
       // the metadata file grow by 130 MB while 10,000 files were deleted.
       if (auto txn = meta_->Read(); txn.ok()) {
         bool uploads_pending = false;  // taken by this round or in flight on another thread
-        (void)(*txn)->ScanUploads([&](const util::ObjectId& id, uint64_t) {
+        (void)(*txn)->ScanUploads([&](const util::ObjectId& id, uint64_t) REQUIRES(mu_) {
           uploads_pending = true;
           if (!in_flight_.contains(id)) uploads.push_back(id);
           return uploads.size() < kUploadBatch;
@@ -222,7 +222,7 @@ void CoreFs::UploaderLoop() {
         // when the drive has a quota (room is given back at once) or uploads fail (a node may
         // be full).
         if (!uploads_pending || config_.quota != 0 || !all_ok) {
-          (void)(*txn)->ScanGarbage([&](const util::ObjectId& id) {
+          (void)(*txn)->ScanGarbage([&](const util::ObjectId& id) REQUIRES(mu_) {
             if (!in_flight_.contains(id)) garbage.push_back(id);
             return garbage.size() < kGarbageBatch;
           });
@@ -235,7 +235,7 @@ void CoreFs::UploaderLoop() {
           waiting_bytes_ = waiting_whole_bytes_ = 0;
         }
         uploaded_cv_.notify_all();
-        WaitForWork(lock, std::chrono::seconds(1));
+        WaitForWork(std::chrono::seconds(1));
         continue;
       }
       for (const auto& id : uploads) in_flight_.insert(id);
@@ -248,7 +248,7 @@ void CoreFs::UploaderLoop() {
       RefreshStoreUsage(/*freed=*/!garbage.empty());  // deleted blocks give room back at once
     }
     {
-      auto lock = Lock();
+      util::MutexLock lock(mu_);
       for (const auto& id : uploads) in_flight_.erase(id);
       for (const auto& id : garbage) in_flight_.erase(id);
       uploaded_cv_.notify_all();
@@ -272,9 +272,9 @@ bool CoreFs::UploadsDue(std::chrono::steady_clock::time_point now) const {
          cache_->Stats().space_waiters > 0;  // a writer waits for room (the disk may be short)
 }
 
-void CoreFs::WaitForWork(std::unique_lock<std::mutex>& lock, std::chrono::milliseconds limit) {
+void CoreFs::WaitForWork(std::chrono::milliseconds limit) {
   ++idle_uploaders_;
-  work_cv_.wait_for(lock, limit);
+  mu_.AwaitFor(work_cv_, limit);
   --idle_uploaders_;
 }
 
@@ -293,9 +293,9 @@ void CoreFs::NoteWriteActivity(uint64_t sealed_bytes, bool whole_block) {
 void CoreFs::CommitterLoop() {
   const auto interval =
       std::chrono::seconds(std::max<uint32_t>(1, options_.commit_interval_seconds));
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   while (!stopping_) {
-    stop_cv_.wait_for(lock, interval);
+    mu_.AwaitFor(stop_cv_, interval);
     if (stopping_) break;
     const auto cutoff = clock_->Now() - interval;
     std::vector<uint64_t> idle;
@@ -306,18 +306,18 @@ void CoreFs::CommitterLoop() {
       }
       if (old_dirty) idle.push_back(ino);
     }
-    (void)FlushNodes(lock, idle, /*save_records=*/true, "idle buffers");  // logged
+    (void)FlushNodes(idle, /*save_records=*/true, "idle buffers");  // logged
     // Attributes and sizes changed since the last round, all in one transaction.
-    if (Status s = SaveDirtyRecords(lock); !s.ok()) {
+    if (Status s = SaveDirtyRecords(); !s.ok()) {
       spdlog::error("cannot save changed inodes: {}", s.error().message);
     }
     DropForgotten();
     if (changed_since_sync_) {
       changed_since_sync_ = false;
-      lock.unlock();
+      mu_.Unlock();
       Status s = SyncLocal();
       if (!s.ok()) spdlog::error("cannot sync the local cache: {}", s.error().message);
-      lock.lock();
+      mu_.Lock();
     }
     // Block buffers of megabytes come and go on many threads, and the heap keeps what they
     // freed between chunks still in use; give those pages back once per interval (the top of
@@ -325,36 +325,40 @@ void CoreFs::CommitterLoop() {
     // back and rewritten at random (fio, 4 KiB) fell from 386 MiB to 254 MiB.
     // Likewise the pages of the cache index read through its map (small blocks written, read
     // or uploaded: 10,000 files of 4 KiB left ~120 MiB of it resident).
-    lock.unlock();
+    mu_.Unlock();
     ::malloc_trim(0);
     cache_->ReleaseMappedPages();
-    lock.lock();
+    mu_.Lock();
   }
 }
 
 void CoreFs::CloserLoop() {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   while (true) {
-    closer_cv_.wait(lock, [&] { return stopping_ || !closed_.empty(); });
+    while (!stopping_ && closed_.empty()) mu_.Await(closer_cv_);
     // Files closed in the next moments join this group (a burst of small files closes
     // thousands a second; alone, each would cost two commits).
-    closer_cv_.wait_for(lock, kCloseGather,
-                        [&] { return stopping_ || closed_.size() >= kSealGroupBlocks; });
+    const auto gathered = std::chrono::steady_clock::now() + kCloseGather;
+    for (auto now = std::chrono::steady_clock::now();
+         !stopping_ && closed_.size() < kSealGroupBlocks && now < gathered;
+         now = std::chrono::steady_clock::now()) {
+      mu_.AwaitFor(closer_cv_, gathered - now);
+    }
     if (stopping_) return;  // Shutdown has flushed every inode
     // A failure leaves the buffers dirty: the committer tries again, and fsync reports it.
-    (void)FlushClosed(lock);  // logged
+    (void)FlushClosed();  // logged
   }
 }
 
-Status CoreFs::FlushClosed(std::unique_lock<std::mutex>& lock) {
+Status CoreFs::FlushClosed() {
   if (closed_.empty()) return util::Ok();
   std::vector<uint64_t> inos(closed_.begin(), closed_.end());
   closed_.clear();
-  return FlushNodes(lock, inos, /*save_records=*/false, "closed files");
+  return FlushNodes(inos, /*save_records=*/false, "closed files");
 }
 
-Status CoreFs::FlushNodes(std::unique_lock<std::mutex>& lock, const std::vector<uint64_t>& inos,
-                          bool save_records, std::string_view why) {
+Status CoreFs::FlushNodes(const std::vector<uint64_t>& inos, bool save_records,
+                          std::string_view why) {
   // Every inode's dirty buffers in one SealBuffers, so small ones share commits; FlushNode
   // then waits for seals other threads had in flight and writes the records.
   std::vector<SealJob> jobs;
@@ -363,10 +367,10 @@ Status CoreFs::FlushNodes(std::unique_lock<std::mutex>& lock, const std::vector<
     if (it == nodes_.end()) continue;
     for (SealJob& job : TakeDirty(it->second.get())) jobs.push_back(std::move(job));
   }
-  Status first_error = SealBuffers(lock, std::move(jobs));
+  Status first_error = SealBuffers(std::move(jobs));
   if (!first_error.ok()) spdlog::error("{}: cannot seal: {}", why, first_error.error().message);
   for (uint64_t ino : inos) {
-    Status s = FlushNode(lock, ino, save_records);
+    Status s = FlushNode(ino, save_records);
     if (s.ok()) continue;
     spdlog::error("{}: cannot save inode {}: {}", why, ino, s.error().message);
     if (first_error.ok()) first_error = s;
@@ -376,10 +380,10 @@ Status CoreFs::FlushNodes(std::unique_lock<std::mutex>& lock, const std::vector<
 
 Status CoreFs::SealAll() {
   {
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     std::vector<uint64_t> inos;
     for (auto& [ino, n] : nodes_) inos.push_back(ino);
-    SHARDFS_TRY(FlushNodes(lock, inos, /*save_records=*/true, "sync"));
+    SHARDFS_TRY(FlushNodes(inos, /*save_records=*/true, "sync"));
     draining_ = true;  // someone waits for the store
     work_cv_.notify_all();
   }
@@ -393,7 +397,7 @@ Status CoreFs::SetReadOnly(bool read_only) {
   }
   // Changes refused first, then what came before them sealed: nothing slips in between.
   {
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     read_only_ = true;
   }
   Status sealed = SealAll();
@@ -404,7 +408,7 @@ Status CoreFs::SetReadOnly(bool read_only) {
 DriveStatus CoreFs::GetStatus() {
   DriveStatus st;
   {
-    auto lock = Lock();
+    util::MutexLock lock(mu_);
     st.uploaded_bytes = uploaded_bytes_;
     st.read_only = read_only_;
     st.readahead_blocks = readahead_blocks_;
@@ -445,7 +449,7 @@ DriveStatus CoreFs::GetStatus() {
 }
 
 uint64_t CoreFs::PendingUploads() {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   uint64_t n = 0;
   auto txn = meta_->Read();
   if (!txn.ok()) return 0;
@@ -457,7 +461,7 @@ uint64_t CoreFs::PendingUploads() {
 }
 
 Status CoreFs::WaitForUploads() {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   draining_ = true;
   work_cv_.notify_all();
   const auto patience =
@@ -487,7 +491,7 @@ Status CoreFs::WaitForUploads() {
                                    "local cache and will upload at the next mount",
                                    pending, last_upload_error_.error().message));
     }
-    uploaded_cv_.wait_for(lock, std::chrono::seconds(1));
+    mu_.AwaitFor(uploaded_cv_, std::chrono::seconds(1));
   }
 }
 

@@ -120,8 +120,7 @@ util::Bytes& CoreFs::MutableData(Buffer& b, size_t need) {
   return *b.data;
 }
 
-Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, uint64_t ino,
-                                           uint64_t index, bool whole_overwrite) {
+Result<CoreFs::Buffer*> CoreFs::LoadBuffer(uint64_t ino, uint64_t index, bool whole_overwrite) {
   for (int attempt = 0;; ++attempt) {
     SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
     auto it = n->buffers.find(index);
@@ -141,23 +140,23 @@ Result<CoreFs::Buffer*> CoreFs::LoadBuffer(std::unique_lock<std::mutex>& lock, u
         // readahead may be loading it already. The others wait, then find its buffer.
         const std::pair<uint64_t, uint64_t> block(ino, index);
         if (loading_.contains(block)) {
-          load_cv_.wait(lock, [&] { return !loading_.contains(block); });
+          while (loading_.contains(block)) mu_.Await(load_cv_);
           --attempt;  // waiting is not a retry
           continue;
         }
         util::SecretBytes key = n->rec.file_key.Clone();
         // Bound how many loads run together, so a burst of reads or writes to scattered
         // blocks cannot multiply the memory in use.
-        load_cv_.wait(lock, [&] { return loads_in_flight_ < kMaxConcurrentLoads; });
+        while (loads_in_flight_ >= kMaxConcurrentLoads) mu_.Await(load_cv_);
         if (loading_.contains(block)) {  // another thread started it meanwhile
           --attempt;
           continue;
         }
         ++loads_in_flight_;
         loading_.insert(block);
-        lock.unlock();
+        mu_.Unlock();
         auto plain = ReadBlock(ino, index, *ref, key);
-        lock.lock();
+        mu_.Lock();
         --loads_in_flight_;
         loading_.erase(block);
         load_cv_.notify_all();
@@ -223,7 +222,7 @@ std::vector<CoreFs::SealJob> CoreFs::TakeDirty(Node* n) {
   return jobs;
 }
 
-Status CoreFs::SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJob> jobs) {
+Status CoreFs::SealBuffers(std::vector<SealJob> jobs) {
   Status first_error = util::Ok();
   // A group is put in the cache at once: it must fit a small cache with room to spare (its
   // blocks, padded when sealed, would otherwise wait for room only they hold).
@@ -238,7 +237,7 @@ Status CoreFs::SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJ
            bytes + jobs[end].length <= group_bytes) {
       bytes += jobs[end++].length;
     }
-    Status s = SealGroup(lock, std::span<SealJob>(jobs).subspan(i, end - i));
+    Status s = SealGroup(std::span<SealJob>(jobs).subspan(i, end - i));
     for (; i < end; ++i) {
       auto it = nodes_.find(jobs[i].ino);
       if (it == nodes_.end()) continue;
@@ -253,8 +252,8 @@ Status CoreFs::SealBuffers(std::unique_lock<std::mutex>& lock, std::vector<SealJ
   return first_error;
 }
 
-Status CoreFs::SealGroup(std::unique_lock<std::mutex>& lock, std::span<SealJob> jobs) {
-  seal_slot_cv_.wait(lock, [&] { return seals_running_ < kMaxConcurrentSeals; });
+Status CoreFs::SealGroup(std::span<SealJob> jobs) {
+  while (seals_running_ >= kMaxConcurrentSeals) mu_.Await(seal_slot_cv_);
   ++seals_running_;
   struct SlotRelease {
     CoreFs* fs;
@@ -297,7 +296,7 @@ Status CoreFs::SealGroup(std::unique_lock<std::mutex>& lock, std::span<SealJob> 
     }
   }
   read.reset();
-  lock.unlock();
+  mu_.Unlock();
   Status sealed = util::Ok();
   std::vector<cache::BlockCache::NewBlock> blocks;
   for (size_t i = 0; i < jobs.size() && sealed.ok(); ++i) {
@@ -309,7 +308,7 @@ Status CoreFs::SealGroup(std::unique_lock<std::mutex>& lock, std::span<SealJob> 
     sealed = blocks.size() == 1 ? cache_->Put(blocks[0].id, blocks[0].sealed, /*dirty=*/true)
                                 : cache_->PutMany(blocks, /*dirty=*/true);
   }
-  lock.lock();
+  mu_.Lock();
   if (!sealed.ok()) return sealed;
   if (blocks.empty()) return util::Ok();
   SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Write());
@@ -385,7 +384,7 @@ Status CoreFs::RecordSeal(MetaTxn& txn, const SealJob& job, BlockRef ref) {
   return util::Ok();
 }
 
-Status CoreFs::FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino, bool save_record) {
+Status CoreFs::FlushNode(uint64_t ino, bool save_record) {
   // Seal what is dirty, and wait for seals other threads have in flight: when this returns,
   // every write before the call is in the cache and the metadata.
   for (int round = 0; round < 1000; ++round) {
@@ -393,11 +392,11 @@ Status CoreFs::FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino, bool 
     if (it == nodes_.end()) return util::Ok();
     std::vector<SealJob> jobs = TakeDirty(it->second.get());
     if (!jobs.empty()) {
-      SHARDFS_TRY(SealBuffers(lock, std::move(jobs)));
+      SHARDFS_TRY(SealBuffers(std::move(jobs)));
       continue;
     }
     if (it->second->seals_in_flight > 0) {
-      sealed_cv_.wait(lock);
+      mu_.Await(sealed_cv_);
       continue;
     }
     bool dirty = false;
@@ -411,7 +410,7 @@ Status CoreFs::FlushNode(std::unique_lock<std::mutex>& lock, uint64_t ino, bool 
   return MakeError(Errc::kUnavailable, "the file keeps changing while it is flushed");
 }
 
-Status CoreFs::EnforceMemoryBudget(std::unique_lock<std::mutex>& lock) {
+Status CoreFs::EnforceMemoryBudget() {
   if (buffer_bytes_ <= options_.memory_budget_bytes) return util::Ok();
   // Drop clean buffers, least recently used first.
   std::vector<std::pair<uint64_t, uint64_t>> victims;
@@ -438,7 +437,7 @@ Status CoreFs::EnforceMemoryBudget(std::unique_lock<std::mutex>& lock) {
   }
   std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> sealed;  // ino, index, version
   for (const SealJob& job : jobs) sealed.emplace_back(job.ino, job.index, job.version);
-  SHARDFS_TRY(SealBuffers(lock, std::move(jobs)));
+  SHARDFS_TRY(SealBuffers(std::move(jobs)));
   for (const auto& [ino, index, version] : sealed) {
     auto nit = nodes_.find(ino);
     if (nit == nodes_.end()) continue;
@@ -452,7 +451,7 @@ Status CoreFs::EnforceMemoryBudget(std::unique_lock<std::mutex>& lock) {
 
 Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::MutableByteSpan out) {
   (void)fh;
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   if (S_ISDIR(n->rec.mode)) return MakeError(Errc::kIsDir, "is a directory");
   if (offset >= n->rec.size || out.empty()) return size_t{0};
@@ -475,7 +474,7 @@ Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::Mu
     Buffer* buffer = b == n->buffers.end() ? nullptr : &b->second;
     if (buffer != nullptr && buffer->patched()) {  // the stored block goes under its patches
       ++read_waits_;
-      SHARDFS_ASSIGN_OR_RETURN(buffer, LoadBuffer(lock, ino, index, false));
+      SHARDFS_ASSIGN_OR_RETURN(buffer, LoadBuffer(ino, index, false));
     } else if (buffer == nullptr) {
       SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
       auto ref = txn->GetBlock(ino, index);
@@ -487,7 +486,7 @@ Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::Mu
       }
       if (!ref.ok()) return ref.error();
       ++read_waits_;
-      SHARDFS_ASSIGN_OR_RETURN(buffer, LoadBuffer(lock, ino, index, false));
+      SHARDFS_ASSIGN_OR_RETURN(buffer, LoadBuffer(ino, index, false));
     } else {
       TouchBuffer(ino, index, *buffer);
     }
@@ -497,12 +496,12 @@ Result<size_t> CoreFs::Read(uint64_t ino, uint64_t fh, uint64_t offset, util::Mu
     std::memset(out.data() + pos + have, 0, chunk - have);
     pos += chunk;
   }
-  SHARDFS_TRY(EnforceMemoryBudget(lock));
+  SHARDFS_TRY(EnforceMemoryBudget());
   return len;
 }
 
 Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::ByteSpan data) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   if (read_only_) return ReadOnlyError();
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   if (S_ISDIR(n->rec.mode)) return MakeError(Errc::kIsDir, "is a directory");
@@ -547,13 +546,13 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
       auto ref = txn->GetBlock(ino, index);
       txn.reset();
       if (!ref.ok() && ref.code() != Errc::kNotFound) return ref.error();
-      SHARDFS_ASSIGN_OR_RETURN(b, LoadBuffer(lock, ino, index, true));
+      SHARDFS_ASSIGN_OR_RETURN(b, LoadBuffer(ino, index, true));
       if (ref.ok()) b->stored_length = ref->length;
     }
     // Otherwise nothing is loaded: the buffer there is used as it is (whole or patched),
     // and a block that is not stored is a hole.
     if (b == nullptr) {
-      SHARDFS_ASSIGN_OR_RETURN(b, LoadBuffer(lock, ino, index, true));
+      SHARDFS_ASSIGN_OR_RETURN(b, LoadBuffer(ino, index, true));
     }
     SHARDFS_ASSIGN_OR_RETURN(n, GetNode(ino));
     if (b->patched()) {
@@ -586,7 +585,7 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
   }
   std::vector<std::pair<uint64_t, uint64_t>> sealed;  // index, version
   for (const SealJob& job : full) sealed.emplace_back(job.index, job.version);
-  SHARDFS_TRY(SealBuffers(lock, std::move(full)));
+  SHARDFS_TRY(SealBuffers(std::move(full)));
   // A block written whole is in the kernel's page cache and in the block cache now; keeping
   // its buffer as well would only double the memory a sequential write takes.
   if (auto it = nodes_.find(ino); it != nodes_.end()) {
@@ -597,7 +596,7 @@ Result<size_t> CoreFs::Write(uint64_t ino, uint64_t fh, uint64_t offset, util::B
       }
     }
   }
-  SHARDFS_TRY(EnforceMemoryBudget(lock));
+  SHARDFS_TRY(EnforceMemoryBudget());
   return data.size();
 }
 
@@ -608,11 +607,11 @@ Status CoreFs::SyncLocal() {
 
 Status CoreFs::Fsync(uint64_t ino, uint64_t, bool) {
   {
-    auto lock = Lock();
-    SHARDFS_TRY(FlushNode(lock, ino));
+    util::MutexLock lock(mu_);
+    SHARDFS_TRY(FlushNode(ino));
     // Records changed in memory only are written too (one transaction for all): an fsync
     // makes every change to the tree before it durable, not only this file's.
-    SHARDFS_TRY(SaveDirtyRecords(lock));
+    SHARDFS_TRY(SaveDirtyRecords());
   }
   return SyncLocal();
 }
@@ -674,8 +673,7 @@ Status CoreFs::Truncate(MetaTxn& txn, Node* n, uint64_t new_size) {
   return util::Ok();
 }
 
-Status CoreFs::ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t offset,
-                         uint64_t length) {
+Status CoreFs::ZeroRange(uint64_t ino, uint64_t offset, uint64_t length) {
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   const uint64_t end = std::min<uint64_t>(n->rec.size, offset + std::min(length, kMaxFileSize));
   std::vector<uint64_t> whole;
@@ -686,7 +684,7 @@ Status CoreFs::ZeroRange(std::unique_lock<std::mutex>& lock, uint64_t ino, uint6
     if (in == 0 && chunk == block_size_) {
       whole.push_back(index);
     } else {
-      SHARDFS_ASSIGN_OR_RETURN(Buffer * b, LoadBuffer(lock, ino, index, false));
+      SHARDFS_ASSIGN_OR_RETURN(Buffer * b, LoadBuffer(ino, index, false));
       if (in < b->length) {
         const size_t upto = in + std::min<size_t>(chunk, b->length - in);
         util::Bytes& bytes = MutableData(*b, upto);
@@ -741,8 +739,7 @@ Result<uint64_t> CoreFs::BytesToAllocate(Node* n, uint64_t offset, uint64_t end)
   return need;
 }
 
-Status CoreFs::Allocate(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64_t offset,
-                        uint64_t end) {
+Status CoreFs::Allocate(uint64_t ino, uint64_t offset, uint64_t end) {
   if (end <= offset) return util::Ok();
   for (uint64_t index = offset / block_size_; index <= (end - 1) / block_size_; ++index) {
     const auto want = static_cast<uint32_t>(std::min(block_size_, end - index * block_size_));
@@ -769,13 +766,13 @@ Status CoreFs::Allocate(std::unique_lock<std::mutex>& lock, uint64_t ino, uint64
     b->dirty = true;
     b->version++;
     n->rec_dirty = true;
-    SHARDFS_TRY(EnforceMemoryBudget(lock));
+    SHARDFS_TRY(EnforceMemoryBudget());
   }
   return util::Ok();
 }
 
 Status CoreFs::Fallocate(uint64_t ino, uint64_t, int mode, uint64_t offset, uint64_t length) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   if (read_only_) return ReadOnlyError();
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   if (S_ISDIR(n->rec.mode)) return MakeError(Errc::kIsDir, "is a directory");
@@ -788,7 +785,7 @@ Status CoreFs::Fallocate(uint64_t ino, uint64_t, int mode, uint64_t offset, uint
     if (!(mode & kFallocKeepSize)) {
       return MakeError(Errc::kUnsupported, "FALLOC_FL_PUNCH_HOLE needs FALLOC_FL_KEEP_SIZE");
     }
-    return ZeroRange(lock, ino, offset, length);
+    return ZeroRange(ino, offset, length);
   }
   if (mode & ~kFallocKeepSize) return MakeError(Errc::kUnsupported, "fallocate mode");
   // The space is promised: blocks are made for the whole range (zeros where nothing was
@@ -798,9 +795,9 @@ Status CoreFs::Fallocate(uint64_t ino, uint64_t, int mode, uint64_t offset, uint
   const uint64_t end = keep_size ? std::min(offset + length, n->rec.size) : offset + length;
   SHARDFS_ASSIGN_OR_RETURN(uint64_t need, BytesToAllocate(n, offset, end));
   if (need > 0) {
-    lock.unlock();  // StatFs asks the store
+    mu_.Unlock();  // StatFs asks the store
     SHARDFS_ASSIGN_OR_RETURN(FsStats st, StatFs());
-    lock.lock();
+    mu_.Lock();
     if (need >= st.available_bytes) {
       return MakeError(Errc::kNoSpace,
                        fmt::format("fallocate of {} at {} needs {} more, and the drive has {} "
@@ -817,7 +814,7 @@ Status CoreFs::Fallocate(uint64_t ino, uint64_t, int mode, uint64_t offset, uint
     SHARDFS_TRY(SaveNode(*txn, n));
     SHARDFS_TRY(txn->Commit());
   }
-  return Allocate(lock, ino, offset, end);
+  return Allocate(ino, offset, end);
 }
 
 Result<size_t> CoreFs::CopyFileRange(uint64_t ino_in, uint64_t fh_in, uint64_t off_in,

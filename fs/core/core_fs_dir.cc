@@ -31,11 +31,11 @@ Status CheckXattrName(std::string_view name) {
 
 Status CoreFs::ReadDir(uint64_t ino, uint64_t, uint64_t offset, bool plus,
                        const std::function<bool(const DirEntry&)>& emit) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, GetNode(ino));
   if (!S_ISDIR(dir->rec.mode)) return MakeError(Errc::kNotDir, "not a directory");
   const uint64_t parent = dir->rec.parent == 0 ? ino : dir->rec.parent;
-  auto dot = [&](std::string name, uint64_t target, uint64_t off) -> Result<bool> {
+  auto dot = [&](std::string name, uint64_t target, uint64_t off) REQUIRES(mu_) -> Result<bool> {
     DirEntry e;
     e.name = std::move(name);
     e.ino = target;
@@ -89,8 +89,8 @@ Status CoreFs::ReadDir(uint64_t ino, uint64_t, uint64_t offset, bool plus,
 
 Status CoreFs::FsyncDir(uint64_t, uint64_t) {
   {
-    auto lock = Lock();
-    SHARDFS_TRY(SaveDirtyRecords(lock));
+    util::MutexLock lock(mu_);
+    SHARDFS_TRY(SaveDirtyRecords());
   }
   return SyncLocal();
 }
@@ -105,7 +105,7 @@ Result<FsStats> CoreFs::StatFs() {
   const uint64_t dirty = cache_->Stats().dirty_bytes;
   auto usage = store_->Usage();
   if (!usage.ok()) spdlog::warn("statfs: {}", usage.error().message);
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   uint64_t used = dirty;
   uint64_t total = uint64_t{1} << 50;  // no limit known: a large, stable size
   uint64_t available = total;
@@ -134,7 +134,7 @@ Result<FsStats> CoreFs::StatFs() {
 }
 
 Status CoreFs::SetXattr(uint64_t ino, std::string_view name, util::ByteSpan value, int flags) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   if (read_only_) return ReadOnlyError();
   SHARDFS_TRY(CheckXattrName(name));
   if (value.size() > kMaxXattrValue) return MakeError(Errc::kTooLarge, "attribute too large");
@@ -155,7 +155,7 @@ Status CoreFs::SetXattr(uint64_t ino, std::string_view name, util::ByteSpan valu
 }
 
 Result<util::Bytes> CoreFs::GetXattr(uint64_t ino, std::string_view name) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   SHARDFS_TRY(CheckXattrName(name));
   SHARDFS_TRY(GetNode(ino));
   SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
@@ -163,7 +163,7 @@ Result<util::Bytes> CoreFs::GetXattr(uint64_t ino, std::string_view name) {
 }
 
 Result<std::vector<std::string>> CoreFs::ListXattr(uint64_t ino) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   SHARDFS_TRY(GetNode(ino));
   SHARDFS_ASSIGN_OR_RETURN(auto txn, meta_->Read());
   std::vector<std::string> names;
@@ -175,7 +175,7 @@ Result<std::vector<std::string>> CoreFs::ListXattr(uint64_t ino) {
 }
 
 Status CoreFs::RemoveXattr(uint64_t ino, std::string_view name) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   if (read_only_) return ReadOnlyError();
   SHARDFS_TRY(CheckXattrName(name));
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));

@@ -20,7 +20,7 @@ Result<util::Bytes> CoreFs::FetchSealed(const util::ObjectId& id) {
   std::shared_ptr<Fetch> fetch;
   bool leader = false;
   {
-    std::lock_guard lock(fetch_mu_);
+    util::MutexLock lock(fetch_mu_);
     auto [it, inserted] = fetches_.try_emplace(id);
     if (inserted) it->second = std::make_shared<Fetch>();
     fetch = it->second;
@@ -52,7 +52,7 @@ Result<util::Bytes> CoreFs::FetchSealed(const util::ObjectId& id) {
   }
   int waiters = 0;
   {
-    std::lock_guard lock(fetch_mu_);
+    util::MutexLock lock(fetch_mu_);
     fetches_.erase(id);  // no one joins from here on
     waiters = fetch->waiters;
   }
@@ -84,16 +84,19 @@ void CoreFs::PlanReadahead(Node* n, uint64_t index) {
   {
     auto txn = meta_->Read();
     if (!txn.ok()) return;
-    (void)(*txn)->ScanBlocks(n->rec.ino, index + 1, [&](uint64_t i, const BlockRef& ref) {
-      if (i > index + n->ra_window) return false;
-      if (n->buffers.contains(i) || loading_.contains({n->rec.ino, i})) return true;
-      const bool load = i <= index + load_window;
-      if (load || !cache_->Contains(ref.id)) wanted.push_back({ref.id, n->rec.ino, i, load});
-      return true;
-    });
+    (void)(*txn)->ScanBlocks(n->rec.ino, index + 1,
+                             [&](uint64_t i, const BlockRef& ref) REQUIRES(mu_) {
+                               if (i > index + n->ra_window) return false;
+                               if (n->buffers.contains(i) || loading_.contains({n->rec.ino, i}))
+                                 return true;
+                               const bool load = i <= index + load_window;
+                               if (load || !cache_->Contains(ref.id))
+                                 wanted.push_back({ref.id, n->rec.ino, i, load});
+                               return true;
+                             });
   }
   if (wanted.empty()) return;
-  std::lock_guard lock(fetch_mu_);
+  util::MutexLock lock(fetch_mu_);
   for (const auto& p : wanted) {
     if (prefetch_queue_.size() >= kMaxQueuedPrefetches) break;
     if (prefetch_queued_.insert(p.id).second) {
@@ -111,8 +114,8 @@ void CoreFs::PrefetchLoop() {
   while (true) {
     Prefetch p;
     {
-      std::unique_lock lock(fetch_mu_);
-      prefetch_cv_.wait(lock, [&] { return prefetch_stop_ || !prefetch_queue_.empty(); });
+      util::MutexLock lock(fetch_mu_);
+      while (!prefetch_stop_ && prefetch_queue_.empty()) fetch_mu_.Await(prefetch_cv_);
       if (prefetch_stop_) return;
       p = prefetch_queue_.front();
       prefetch_queue_.pop_front();
@@ -126,32 +129,32 @@ void CoreFs::PrefetchLoop() {
       if (!sealed.ok())
         spdlog::debug("readahead of block {}: {}", p.id.Hex(), sealed.error().message);
     }
-    std::lock_guard lock(fetch_mu_);
+    util::MutexLock lock(fetch_mu_);
     --prefetches_running_;
     prefetch_cv_.notify_all();
   }
 }
 
 void CoreFs::WaitForReadahead() {
-  std::unique_lock lock(fetch_mu_);
-  prefetch_cv_.wait(lock, [&] { return prefetch_queue_.empty() && prefetches_running_ == 0; });
+  util::MutexLock lock(fetch_mu_);
+  while (!prefetch_queue_.empty() || prefetches_running_ != 0) fetch_mu_.Await(prefetch_cv_);
 }
 
 void CoreFs::LoadAhead(uint64_t ino, uint64_t index) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   auto it = nodes_.find(ino);
   // Nothing for a file closed meanwhile: its buffers would outlive every reader.
   if (stopping_ || it == nodes_.end() || it->second->opens == 0 ||
       it->second->buffers.contains(index)) {
     return;
   }
-  auto b = LoadBuffer(lock, ino, index, /*whole_overwrite=*/false);
+  auto b = LoadBuffer(ino, index, /*whole_overwrite=*/false);
   if (!b.ok()) {
     spdlog::debug("readahead of block {} of inode {}: {}", index, ino, b.error().message);
     return;
   }
   ++readahead_blocks_;
-  auto s = EnforceMemoryBudget(lock);
+  auto s = EnforceMemoryBudget();
   if (!s.ok()) spdlog::debug("readahead: {}", s.error().message);
 }
 

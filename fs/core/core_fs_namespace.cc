@@ -73,7 +73,7 @@ Result<Attr> CoreFs::MakeNode(uint64_t parent, std::string_view name, uint32_t m
 
 Result<Attr> CoreFs::Mknod(uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
                            const Caller& caller) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   uint32_t type = mode & S_IFMT;
   if (type == 0) type = S_IFREG;
   if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR &&
@@ -86,13 +86,13 @@ Result<Attr> CoreFs::Mknod(uint64_t parent, std::string_view name, uint32_t mode
 
 Result<Attr> CoreFs::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
                            const Caller& caller) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   return MakeNode(parent, name, S_IFDIR | (mode & 07777), 0, {}, caller);
 }
 
 Result<Attr> CoreFs::Symlink(uint64_t parent, std::string_view name, std::string_view target,
                              const Caller& caller) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   if (target.empty()) return MakeError(Errc::kNotFound, "empty symlink target");
   if (target.size() > kMaxSymlinkLength) {
     return MakeError(Errc::kNameTooLong, "symlink target longer than 4095 bytes");
@@ -101,7 +101,7 @@ Result<Attr> CoreFs::Symlink(uint64_t parent, std::string_view name, std::string
 }
 
 Result<std::string> CoreFs::Readlink(uint64_t ino) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
   if (!S_ISLNK(n->rec.mode)) return MakeError(Errc::kInvalidOp, "not a symlink");
   return n->rec.symlink;
@@ -109,7 +109,7 @@ Result<std::string> CoreFs::Readlink(uint64_t ino) {
 
 Result<CoreFs::Created> CoreFs::Create(uint64_t parent, std::string_view name, uint32_t mode,
                                        int flags, const Caller& caller) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   Result<Attr> attr = MakeNode(parent, name, S_IFREG | (mode & 07777), 0, {}, caller);
   if (!attr.ok()) {
     if (attr.code() != Errc::kExists || (flags & O_EXCL)) return attr.error();
@@ -166,7 +166,7 @@ Status CoreFs::Rmdir(uint64_t parent, std::string_view name) {
 }
 
 Status CoreFs::RemoveName(uint64_t parent, std::string_view name, bool directory) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   if (read_only_) return ReadOnlyError();
   SHARDFS_TRY(CheckName(name));
   SHARDFS_ASSIGN_OR_RETURN(Node * dir, GetDir(parent));
@@ -201,7 +201,7 @@ bool CoreFs::IsAncestor(uint64_t maybe_ancestor, uint64_t dir) {
 
 Status CoreFs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
                       std::string_view new_name, uint32_t flags) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   if (read_only_) return ReadOnlyError();
   if ((flags & kRenameExchange) && (flags & kRenameNoReplace)) {
     return MakeError(Errc::kInvalid, "RENAME_EXCHANGE with RENAME_NOREPLACE");
@@ -280,7 +280,7 @@ Status CoreFs::Rename(uint64_t parent, std::string_view name, uint64_t new_paren
 }
 
 Result<Attr> CoreFs::Link(uint64_t ino, uint64_t new_parent, std::string_view new_name) {
-  auto lock = Lock();
+  util::MutexLock lock(mu_);
   if (read_only_) return ReadOnlyError();
   SHARDFS_TRY(CheckName(new_name));
   SHARDFS_ASSIGN_OR_RETURN(Node * n, GetNode(ino));
