@@ -182,6 +182,7 @@ Result<std::unique_ptr<ObjectStore>> ObjectStore::Open(const std::string& dir) {
 ObjectStore::~ObjectStore() = default;
 
 Status ObjectStore::Load() {
+  util::MutexLock lock(mu_);  // nobody can reach the store yet: for the analysis, free
   size_t removed = 0;
   for (const std::string& n : ListDir(dir_ + "/tmp")) {
     if (::unlink((dir_ + "/tmp/" + n).c_str()) == 0) ++removed;
@@ -260,7 +261,7 @@ std::string ObjectStore::ObjectPath(const std::string& bucket, const std::string
 
 Status ObjectStore::CreateBucket(const std::string& name, const std::string& owner) {
   SHARDFS_TRY(ValidateBucketName(name));
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   auto it = buckets_.find(name);
   if (it != buckets_.end()) {
     if (it->second.info.owner == owner) return util::Ok();
@@ -277,14 +278,14 @@ Status ObjectStore::CreateBucket(const std::string& name, const std::string& own
 }
 
 Result<BucketInfo> ObjectStore::GetBucket(const std::string& name) const {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   auto it = buckets_.find(name);
   if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + name);
   return it->second.info;
 }
 
 Status ObjectStore::DeleteBucket(const std::string& name) {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   auto it = buckets_.find(name);
   if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + name);
   if (!it->second.objects.empty()) {
@@ -301,7 +302,7 @@ Status ObjectStore::DeleteBucket(const std::string& name) {
 }
 
 std::vector<BucketInfo> ObjectStore::ListBuckets(const std::string& owner) const {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   std::vector<BucketInfo> out;
   for (const auto& [name, b] : buckets_) {
     if (b.info.owner == owner) out.push_back(b.info);
@@ -332,7 +333,7 @@ Result<std::unique_ptr<Upload>> ObjectStore::BeginPut(
   SHARDFS_TRY(ValidateKey(key));
   int64_t now = NowUnixMs();
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     auto it = buckets_.find(bucket);
     if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + bucket);
     SHARDFS_TRY(CheckConditions(it->second, key, conditions));
@@ -362,7 +363,7 @@ Result<std::unique_ptr<Upload>> ObjectStore::BeginPut(
 }
 
 void ObjectStore::ReleaseReservation(const std::string& owner, uint64_t bytes) {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   usage_[owner].reserved -= bytes;
 }
 
@@ -372,7 +373,7 @@ Result<ObjectMeta> ObjectStore::CommitUpload(Upload& up, const PutConditions& c)
   SHARDFS_TRY(MakeDurableDir(sub));
   ObjectMeta meta;
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     auto it = buckets_.find(up.bucket_);
     if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + up.bucket_);
     SHARDFS_TRY(CheckConditions(it->second, up.key_, c));
@@ -411,7 +412,7 @@ Status ObjectStore::MakeDurableDir(const std::string& sub) {
   // never sit in a directory whose own entry a power cut could lose.
   bool sync_parents = false;
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     if (making_dirs_.contains(sub)) {
       sync_parents = true;
       ++making_dirs_[sub];
@@ -424,7 +425,7 @@ Status ObjectStore::MakeDurableDir(const std::string& sub) {
   if (!sync_parents) return util::Ok();
   Status s = util::FsyncPath(util::ParentDir(sub));
   if (s.ok()) s = util::FsyncPath(util::ParentDir(util::ParentDir(sub)));
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   if (--making_dirs_[sub] == 0) making_dirs_.erase(sub);
   return s;
 }
@@ -432,7 +433,7 @@ Status ObjectStore::MakeDurableDir(const std::string& sub) {
 Result<OpenObject> ObjectStore::OpenForRead(const std::string& bucket,
                                             const std::string& key) const {
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     auto it = buckets_.find(bucket);
     if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + bucket);
     if (!it->second.objects.contains(key)) return MakeError(Errc::kNotFound, "no such key");
@@ -452,25 +453,28 @@ Result<OpenObject> ObjectStore::OpenForRead(const std::string& bucket,
 }
 
 Status ObjectStore::Delete(const std::string& bucket, const std::string& key) {
-  std::unique_lock lock(mu_);
-  auto it = buckets_.find(bucket);
-  if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + bucket);
-  auto obj = it->second.objects.find(key);
-  if (obj == it->second.objects.end()) return util::Ok();
-  std::string path = ObjectPath(bucket, key);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return util::ErrnoError(errno, "removing " + path);
+  std::string path;
+  {
+    util::MutexLock lock(mu_);
+    auto it = buckets_.find(bucket);
+    if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + bucket);
+    auto obj = it->second.objects.find(key);
+    if (obj == it->second.objects.end()) return util::Ok();
+    path = ObjectPath(bucket, key);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return util::ErrnoError(errno, "removing " + path);
+    }
+    Usage& u = usage_[obj->second.owner];
+    u.bytes -= obj->second.size;
+    --u.objects;
+    it->second.objects.erase(obj);
   }
-  Usage& u = usage_[obj->second.owner];
-  u.bytes -= obj->second.size;
-  --u.objects;
-  it->second.objects.erase(obj);
-  lock.unlock();  // as for uploads: no request to this node waits for this one's sync
+  // Without the lock, as for uploads: no request to this node waits for this one's sync.
   return util::FsyncPath(util::ParentDir(path));
 }
 
 Result<ListPage> ObjectStore::List(const std::string& bucket, const ListQuery& q) const {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   auto it = buckets_.find(bucket);
   if (it == buckets_.end()) return MakeError(Errc::kNotFound, "no bucket " + bucket);
   const auto& objects = it->second.objects;
@@ -507,7 +511,7 @@ Result<ListPage> ObjectStore::List(const std::string& bucket, const ListQuery& q
 }
 
 Usage ObjectStore::GetUsage(const std::string& owner) const {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   auto it = usage_.find(owner);
   return it == usage_.end() ? Usage{} : it->second;
 }

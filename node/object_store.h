@@ -19,6 +19,8 @@
 #include "fs/util/result.h"
 #include "node/object_file.h"
 
+#include "fs/util/mutex.h"
+
 namespace shardfs::node {
 
 // What an object's ETag is a digest of its content with. S3 clients compare a plain PUT's ETag
@@ -144,7 +146,7 @@ class ObjectStore {
   };
   explicit ObjectStore(std::string dir) : dir_(std::move(dir)) {}
   util::Status Load();
-  util::Status LoadBucket(const std::string& name);
+  util::Status LoadBucket(const std::string& name) REQUIRES(mu_);
   std::string BucketDir(const std::string& name) const { return dir_ + "/buckets/" + name; }
   std::string ObjectPath(const std::string& bucket, const std::string& key) const;
   // mu_ held.
@@ -159,12 +161,12 @@ class ObjectStore {
   const std::string dir_;
   UniqueFd lock_fd_;
   // Guards buckets_, usage_ and making_dirs_; never held across a sync.
-  mutable std::mutex mu_;
-  std::map<std::string, Bucket> buckets_;
-  std::map<std::string, Usage> usage_;
+  mutable util::Mutex mu_;
+  std::map<std::string, Bucket> buckets_ GUARDED_BY(mu_);
+  std::map<std::string, Usage> usage_ GUARDED_BY(mu_);
   // Object directories just created whose parents are still being synced, with how many
   // uploads are syncing them.
-  std::map<std::string, int> making_dirs_;
+  std::map<std::string, int> making_dirs_ GUARDED_BY(mu_);
 };
 
 }  // namespace shardfs::node

@@ -191,7 +191,7 @@ ControlServer::~ControlServer() {
   if (acceptor_.joinable()) acceptor_.join();
   std::vector<std::thread> handlers;
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     handlers.swap(handlers_);
   }
   for (auto& t : handlers) t.join();
@@ -215,7 +215,7 @@ void ControlServer::AcceptLoop() {
       ::close(fd);
       continue;
     }
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     handlers_.emplace_back([this, fd] {
       Serve(fd);
       ::close(fd);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "fs/core/filesystem.h"
+#include "fs/util/mutex.h"
 #include "fs/util/result.h"
 
 namespace shardfs::fuse {
@@ -58,8 +59,8 @@ class ControlServer {
   int listen_fd_;
   int wake_read_, wake_write_;  // a byte here ends the accept loop
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;  // guards handlers_
-  std::vector<std::thread> handlers_;
+  util::Mutex mu_;
+  std::vector<std::thread> handlers_ GUARDED_BY(mu_);
   std::thread acceptor_;
 };
 

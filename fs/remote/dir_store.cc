@@ -149,7 +149,7 @@ Error DirStore::StoreError(const Error& e) const {
 
 util::Status DirStore::EnsureFanoutDir(const std::string& fanout) {
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     if (durable_fanouts_.contains(fanout)) return util::Ok();
   }
   if (::mkdir(fanout.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -157,7 +157,7 @@ util::Status DirStore::EnsureFanoutDir(const std::string& fanout) {
   }
   // Even when another thread made it, this one may not return before the entry is durable.
   SHARDFS_TRY(util::FsyncPath(objects_dir_));
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   durable_fanouts_.insert(fanout);
   return util::Ok();
 }
@@ -198,7 +198,7 @@ util::Status DirStore::PutFile(std::string_view name, const std::string& source,
   std::string tmp;
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      util::MutexLock lock(mu_);
       tmp = fmt::format("{}/.tmp-{}-L{}-{}", fanout, name, ::getpid(), next_link_++);
     }
     if (::link(source.c_str(), tmp.c_str()) == 0) break;
@@ -231,7 +231,7 @@ util::Status DirStore::PutFile(std::string_view name, const std::string& source,
 
 util::Status DirStore::Install(const std::string& tmp, const std::string& path, uint64_t size,
                                const struct stat* linked) {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   struct stat old {};
   bool replaced = (usage_known_ || linked != nullptr) && ::lstat(path.c_str(), &old) == 0;
   if (replaced && linked != nullptr && old.st_ino == linked->st_ino &&
@@ -284,7 +284,7 @@ util::Status DirStore::Delete(std::string_view name) {
   SHARDFS_TRY(ValidateObjectName(name));
   const std::string path = ObjectPath(name);
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     struct stat old {};
     bool known = usage_known_ && ::lstat(path.c_str(), &old) == 0;
     if (::unlink(path.c_str()) != 0) {
@@ -335,7 +335,7 @@ util::Status DirStore::WalkUsageLocked() {
 util::Result<StoreUsage> DirStore::Usage() {
   StoreUsage usage;
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     if (!usage_known_) {
       if (auto s = WalkUsageLocked(); !s.ok()) return StoreError(s.error());
     }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "fs/remote/shard_store.h"
+#include "fs/util/mutex.h"
 
 namespace shardfs::remote {
 
@@ -58,7 +59,7 @@ class DirStore final : public ShardStore {
   // (a retry); then only the temp name goes.
   util::Status Install(const std::string& tmp, const std::string& path, uint64_t size,
                        const struct stat* linked = nullptr);
-  util::Status WalkUsageLocked();
+  util::Status WalkUsageLocked() REQUIRES(mu_);
   util::Error StoreError(const util::Error& e) const;
 
   const std::string dir_;
@@ -66,12 +67,12 @@ class DirStore final : public ShardStore {
 
   // Leaf lock: nothing else is locked while it is held. Held across the stat + rename of a Put
   // and the stat + unlink of a Delete, so the counters stay exact; never across an fsync.
-  std::mutex mu_;
-  bool usage_known_ = false;               // guarded by mu_
-  uint64_t used_bytes_ = 0;                // guarded by mu_
-  uint64_t objects_ = 0;                   // guarded by mu_
-  std::set<std::string> durable_fanouts_;  // guarded by mu_: fan-out dirs known to be on disk
-  uint64_t next_link_ = 0;                 // guarded by mu_: names PutFile's temp links
+  util::Mutex mu_;
+  bool usage_known_ GUARDED_BY(mu_) = false;
+  uint64_t used_bytes_ GUARDED_BY(mu_) = 0;
+  uint64_t objects_ GUARDED_BY(mu_) = 0;
+  std::set<std::string> durable_fanouts_ GUARDED_BY(mu_);  // fan-out dirs known to be on disk
+  uint64_t next_link_ GUARDED_BY(mu_) = 0;                 // names PutFile's temp links
 };
 
 }  // namespace shardfs::remote

@@ -170,7 +170,7 @@ class HttpPool::Exchange : public std::enable_shared_from_this<Exchange> {
           if (ec) return self->Fail(Errc::kUnavailable, "cannot connect: " + ec.message());
           self->conn_->buffer.clear();
           {
-            std::lock_guard lock(self->pool_->mu_);
+            util::MutexLock lock(self->pool_->mu_);
             ++self->pool_->stats_.connections_opened;
           }
           if (self->conn_->tls) return self->Handshake();
@@ -210,7 +210,7 @@ class HttpPool::Exchange : public std::enable_shared_from_this<Exchange> {
 
   void Write() {
     {
-      std::lock_guard lock(pool_->mu_);
+      util::MutexLock lock(pool_->mu_);
       ++pool_->stats_.exchanges;
       if (reused_) ++pool_->stats_.reused;
     }
@@ -326,7 +326,7 @@ HttpPool::HttpPool(HttpEndpoint endpoint, HttpPoolOptions options,
 HttpPool::~HttpPool() {
   work_.reset();
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     idle_.clear();
   }
   ioc_.stop();
@@ -334,14 +334,14 @@ HttpPool::~HttpPool() {
 }
 
 HttpPoolStats HttpPool::stats() const {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   return stats_;
 }
 
 util::Result<std::shared_ptr<HttpPool::Connection>> HttpPool::Checkout(
     const util::CancelToken& cancel) {
   const auto give_up = std::chrono::steady_clock::now() + options_.request_timeout;
-  std::unique_lock lock(mu_);
+  util::MutexLock lock(mu_);
   while (true) {
     const auto now = std::chrono::steady_clock::now();
     while (!idle_.empty()) {  // newest first; drop those idle too long
@@ -361,13 +361,13 @@ util::Result<std::shared_ptr<HttpPool::Connection>> HttpPool::Checkout(
                                    options_.max_connections, options_.request_timeout.count()));
     }
     // Short waits so a cancel is noticed without a callback that would need this lock.
-    slot_freed_.wait_for(lock, std::chrono::milliseconds(20));
+    mu_.AwaitFor(slot_freed_, std::chrono::milliseconds(20));
   }
 }
 
 void HttpPool::Checkin(std::shared_ptr<Connection> conn, bool reusable) {
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     if (reusable && conn->connected) {
       conn->idle_since = std::chrono::steady_clock::now();
       idle_.push_back(std::move(conn));

@@ -32,6 +32,8 @@
 #include "fs/util/cancel.h"
 #include "fs/util/result.h"
 
+#include "fs/util/mutex.h"
+
 namespace shardfs::remote {
 
 // "http://host:port" or "https://host:port" split up.
@@ -154,11 +156,11 @@ class HttpPool {
   std::vector<std::thread> threads_;
 
   // Leaf lock: guards the fields below; never held across I/O or while waiting on an exchange.
-  mutable std::mutex mu_;
+  mutable util::Mutex mu_;
   std::condition_variable slot_freed_;
-  size_t open_ = 0;                               // connections checked out or idle
-  std::deque<std::shared_ptr<Connection>> idle_;  // most recently used at the back
-  HttpPoolStats stats_;
+  size_t open_ GUARDED_BY(mu_) = 0;                               // checked out or idle
+  std::deque<std::shared_ptr<Connection>> idle_ GUARDED_BY(mu_);  // most recently used last
+  HttpPoolStats stats_ GUARDED_BY(mu_);
 };
 
 }  // namespace shardfs::remote

@@ -17,7 +17,7 @@ double ToMs(std::chrono::nanoseconds d) {
 }  // namespace
 
 NodeHealth::NodeHealth(size_t nodes, const util::Clock* clock, HealthOptions options)
-    : clock_(clock), options_(options), nodes_(nodes) {
+    : clock_(clock), options_(options), count_(nodes), nodes_(nodes) {
   SHARDFS_CHECK(clock_ != nullptr, "NodeHealth needs a clock");
   SHARDFS_CHECK(options_.alpha > 0 && options_.alpha <= 1, "HealthOptions.alpha is in (0, 1]");
   SHARDFS_CHECK(options_.failures_to_unhealthy >= 1, "HealthOptions.failures_to_unhealthy >= 1");
@@ -37,7 +37,7 @@ void NodeHealth::AddErrorSampleLocked(State& s, double sample) {
 }
 
 void NodeHealth::RecordSuccess(size_t node, std::chrono::nanoseconds latency) {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   State& s = nodes_.at(node);
   AddLatencyLocked(s, ToMs(latency));
   AddErrorSampleLocked(s, 0);
@@ -46,7 +46,7 @@ void NodeHealth::RecordSuccess(size_t node, std::chrono::nanoseconds latency) {
 
 void NodeHealth::RecordFailure(size_t node, std::string_view error) {
   const util::Clock::TimePoint now = clock_->Now();
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   State& s = nodes_.at(node);
   AddErrorSampleLocked(s, 1);
   s.last_error = std::string(error.substr(0, kMaxErrorLength));
@@ -62,14 +62,14 @@ void NodeHealth::RecordFailure(size_t node, std::string_view error) {
 }
 
 void NodeHealth::RecordAbandoned(size_t node, std::chrono::nanoseconds elapsed) {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   State& s = nodes_.at(node);
   const double ms = ToMs(elapsed);
   if (!s.has_latency || ms > s.latency_ms) AddLatencyLocked(s, ms);
 }
 
 void NodeHealth::RecordBadShard(size_t node, std::string_view what) {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   State& s = nodes_.at(node);
   ++s.bad_shards;
   AddErrorSampleLocked(s, 1);
@@ -77,7 +77,7 @@ void NodeHealth::RecordBadShard(size_t node, std::string_view what) {
 }
 
 void NodeHealth::RecordStored(size_t node) {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   ++nodes_.at(node).shards_stored;
 }
 
@@ -88,13 +88,13 @@ bool NodeHealth::AvailableLocked(const State& s, util::Clock::TimePoint now) con
 
 bool NodeHealth::Available(size_t node) const {
   const util::Clock::TimePoint now = clock_->Now();
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   return AvailableLocked(nodes_.at(node), now);
 }
 
 NodeHealthSnapshot NodeHealth::Snapshot(size_t node) const {
   const util::Clock::TimePoint now = clock_->Now();
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   const State& s = nodes_.at(node);
   NodeHealthSnapshot out;
   out.healthy = s.consecutive_failures < static_cast<uint64_t>(options_.failures_to_unhealthy);
@@ -122,7 +122,7 @@ std::vector<RankedNode> NodeHealth::Rank(uint64_t rotation) const {
   const util::Clock::TimePoint now = clock_->Now();
   std::vector<RankedNode> out;
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     out.reserve(nodes_.size());
     for (size_t i = 0; i < nodes_.size(); ++i) out.push_back({i, TierLocked(nodes_[i], now)});
   }

@@ -15,6 +15,8 @@
 
 #include "fs/util/clock.h"
 
+#include "fs/util/mutex.h"
+
 namespace shardfs::remote {
 
 struct HealthOptions {
@@ -52,7 +54,7 @@ class NodeHealth {
   // clock is not owned and must outlive this.
   NodeHealth(size_t nodes, const util::Clock* clock, HealthOptions options = {});
 
-  size_t size() const { return nodes_.size(); }
+  size_t size() const { return count_; }
 
   // A call that worked (a missing object counts: the node answered).
   void RecordSuccess(size_t node, std::chrono::nanoseconds latency);
@@ -85,16 +87,17 @@ class NodeHealth {
     std::string last_error;
   };
 
-  bool AvailableLocked(const State& s, util::Clock::TimePoint now) const;
-  void AddLatencyLocked(State& s, double ms);
-  void AddErrorSampleLocked(State& s, double sample);
-  int TierLocked(const State& s, util::Clock::TimePoint now) const;
+  bool AvailableLocked(const State& s, util::Clock::TimePoint now) const REQUIRES(mu_);
+  void AddLatencyLocked(State& s, double ms) REQUIRES(mu_);
+  void AddErrorSampleLocked(State& s, double sample) REQUIRES(mu_);
+  int TierLocked(const State& s, util::Clock::TimePoint now) const REQUIRES(mu_);
 
   const util::Clock* const clock_;
   const HealthOptions options_;
+  const size_t count_;  // nodes_.size(), which never changes
 
-  mutable std::mutex mu_;     // leaf lock
-  std::vector<State> nodes_;  // guarded by mu_ (the size never changes)
+  mutable util::Mutex mu_;                    // leaf lock
+  std::vector<State> nodes_ GUARDED_BY(mu_);  // the size never changes
 };
 
 }  // namespace shardfs::remote

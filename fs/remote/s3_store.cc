@@ -104,7 +104,7 @@ std::string S3Store::Describe() const {
 
 S3Store::Stats S3Store::stats() const {
   HttpPoolStats ps = pool_->stats();
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   return Stats{ps.connections_opened, ps.exchanges, retries_};
 }
 
@@ -179,7 +179,7 @@ util::Result<S3Store::Reply> S3Store::Execute(
       return reply;
     }
     {
-      std::lock_guard lock(mu_);
+      util::MutexLock lock(mu_);
       ++retries_;
     }
     SleepUnlessCancelled(Backoff(attempt - 1, options_.backoff_base, options_.backoff_max), cancel);

@@ -19,6 +19,8 @@
 #include "fs/util/bytes.h"
 #include "fs/util/clock.h"
 
+#include "fs/util/mutex.h"
+
 namespace shardfs::remote {
 
 class HttpPool;
@@ -124,12 +126,13 @@ class S3Store final : public ShardStore {
   const std::unique_ptr<HttpPool> pool_;
 
   // Leaf lock: guards the fields below; never held across a request.
-  mutable std::mutex mu_;
-  std::optional<StoreUsage> usage_;  // the cached answer
-  std::chrono::steady_clock::time_point usage_at_;
-  uint64_t usage_generation_ = 0;     // bumped by Put/Delete: a racing fetch is not cached
-  std::optional<bool> serves_usage_;  // learned on the first Usage
-  uint64_t retries_ = 0;
+  mutable util::Mutex mu_;
+  std::optional<StoreUsage> usage_ GUARDED_BY(mu_);  // the cached answer
+  std::chrono::steady_clock::time_point usage_at_ GUARDED_BY(mu_);
+  // Bumped by Put/Delete: a racing fetch is not cached.
+  uint64_t usage_generation_ GUARDED_BY(mu_) = 0;
+  std::optional<bool> serves_usage_ GUARDED_BY(mu_);  // learned on the first Usage
+  uint64_t retries_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace shardfs::remote

@@ -67,7 +67,7 @@ util::Result<std::vector<std::string>> S3Store::List(std::string_view prefix) {
 // ---- Usage ---------------------------------------------------------------------------------
 
 void S3Store::ForgetUsage() {
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   usage_.reset();
   ++usage_generation_;
 }
@@ -76,7 +76,7 @@ util::Result<StoreUsage> S3Store::Usage() {
   uint64_t generation;
   std::optional<bool> serves;
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     if (usage_ && std::chrono::steady_clock::now() - usage_at_ < options_.usage_cache) {
       return *usage_;
     }
@@ -86,13 +86,13 @@ util::Result<StoreUsage> S3Store::Usage() {
   std::optional<StoreUsage> usage;
   if (serves.value_or(true)) {
     SHARDFS_ASSIGN_OR_RETURN(usage, NodeUsage());
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     serves_usage_ = usage.has_value();
   }
   if (!usage) {
     SHARDFS_ASSIGN_OR_RETURN(usage, UsageByListing());
   }
-  std::lock_guard lock(mu_);
+  util::MutexLock lock(mu_);
   if (generation == usage_generation_) {  // no Put or Delete of ours raced with the fetch
     usage_ = usage;
     usage_at_ = std::chrono::steady_clock::now();

@@ -13,7 +13,7 @@ TaskPool::TaskPool(int threads) {
 TaskPool::~TaskPool() {
   std::deque<std::function<void()>> dropped;
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     stopping_ = true;
     dropped.swap(queue_);
   }
@@ -24,7 +24,7 @@ TaskPool::~TaskPool() {
 
 void TaskPool::Submit(std::function<void()> task) {
   {
-    std::lock_guard lock(mu_);
+    util::MutexLock lock(mu_);
     if (stopping_) return;
     queue_.push_back(std::move(task));
   }
@@ -35,8 +35,8 @@ void TaskPool::Run() {
   for (;;) {
     std::function<void()> task;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      util::MutexLock lock(mu_);
+      while (!stopping_ && queue_.empty()) mu_.Await(cv_);
       if (stopping_) return;
       task = std::move(queue_.front());
       queue_.pop_front();

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "fs/util/mutex.h"
+
 namespace shardfs::remote {
 
 class TaskPool {
@@ -28,10 +30,10 @@ class TaskPool {
  private:
   void Run();
 
-  std::mutex mu_;  // leaf lock; never held while a task runs
+  util::Mutex mu_;  // leaf lock; never held while a task runs
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
+  std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 
@@ -42,31 +44,35 @@ class Inbox {
  public:
   void Push(T item) {
     {
-      std::lock_guard lock(mu_);
+      util::MutexLock lock(mu_);
       items_.push_back(std::move(item));
     }
     cv_.notify_one();
   }
   // The oldest item, or nullopt once deadline passes with none.
   std::optional<T> PopUntil(std::chrono::steady_clock::time_point deadline) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_until(lock, deadline, [this] { return !items_.empty(); })) return std::nullopt;
+    util::MutexLock lock(mu_);
+    for (auto now = std::chrono::steady_clock::now(); items_.empty();
+         now = std::chrono::steady_clock::now()) {
+      if (now >= deadline) return std::nullopt;
+      mu_.AwaitFor(cv_, deadline - now);
+    }
     T item = std::move(items_.front());
     items_.pop_front();
     return item;
   }
   T Pop() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return !items_.empty(); });
+    util::MutexLock lock(mu_);
+    while (items_.empty()) mu_.Await(cv_);
     T item = std::move(items_.front());
     items_.pop_front();
     return item;
   }
 
  private:
-  std::mutex mu_;  // leaf lock
+  util::Mutex mu_;  // leaf lock
   std::condition_variable cv_;
-  std::deque<T> items_;  // guarded by mu_
+  std::deque<T> items_ GUARDED_BY(mu_);
 };
 
 }  // namespace shardfs::remote
