@@ -5,8 +5,9 @@
 #                 target that installs or changes the machine (demo and test run it first)
 #   make build    RelWithDebInfo build in $(BUILD_DIR), warnings are errors
 #   make unit     build, then the unit tests only (ctest -L unit; well under 2 minutes)
-#   make test     deps + build + ASan/UBSan build of the tests, all ctest, sanitized unit
-#                 tests, clang's thread-safety analysis, format
+#   make test     deps + build + ASan/UBSan and ThreadSanitizer builds of the unit tests, all
+#                 ctest, the sanitized unit tests, clang's thread-safety analysis, format
+#   make tsan     the ThreadSanitizer build of the unit tests in $(TSAN_DIR)
 #   make format   clang-format -i every C++ source
 #   make demo     create a demo drive under ./demo (scripts/demo.sh)
 #   make deb      build, then the Debian package $(BUILD_DIR)/deb/shardfs_*.deb (CPack, packaging/)
@@ -16,6 +17,7 @@
 
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+TSAN_DIR ?= build-tsan
 JOBS ?= 2
 # CI must be warning-free, so -Werror is on for every build, local ones included.
 WERROR ?= ON
@@ -34,8 +36,9 @@ ASAN_TARGETS := $(UNIT_TEST_BINARIES) node_test
 FORMAT_DIRS := $(wildcard fs cli node tests bench)
 
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+TSAN_ENV := TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1"
 
-.PHONY: all deps build asan unit test check-format check-thread-safety format demo deb bench clean
+.PHONY: all deps build asan tsan unit test check-format check-thread-safety format demo deb bench clean
 
 all: build
 
@@ -61,14 +64,21 @@ asan:
 	  exit 1; \
 	fi
 
+# ThreadSanitizer build of the unit tests (-O1: TSan at -O0 is slow to run, at -O2 slow to build).
+tsan:
+	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE= -DCMAKE_CXX_FLAGS="-O1 -g1" \
+	  -DSHARDFS_TSAN=ON -DSHARDFS_WERROR=$(WERROR)
+	cmake --build $(TSAN_DIR) -j$(JOBS) --target $(UNIT_TEST_BINARIES)
+
 unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) -L unit
 
 # deps first, on its own: a parallel make must not build while packages are being installed.
 test: deps
-	$(MAKE) build asan
+	$(MAKE) build asan tsan
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
 	$(ASAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -L unit
+	$(TSAN_ENV) ctest --test-dir $(TSAN_DIR) --output-on-failure -j$(JOBS) -L unit
 	$(ASAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -R '^Node[A-Za-z]*Test\.'
 	JOBS=$(JOBS) scripts/check-thread-safety.sh $(BUILD_DIR)
 	scripts/check-format.sh
@@ -106,4 +116,4 @@ bench: deps
 	  MICRO_BENCH_BIN=$(abspath $(BUILD_DIR))/bench/micro_bench bench/run.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR)
