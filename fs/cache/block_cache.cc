@@ -530,15 +530,9 @@ BlockCacheStats BlockCacheImpl::Stats() {
 namespace shardfs::cache {
 
 util::Result<DiskSpace> DiskSpaceOf(const std::string& path) {
-  std::string at = path;
   struct statvfs vfs {};
-  while (::statvfs(at.c_str(), &vfs) != 0) {
-    const int err = errno;
-    const size_t slash = at.find_last_of('/');
-    if (err != ENOENT || slash == std::string::npos || at == "/") {
-      return util::ErrnoError(err, "cannot measure the free space of " + path);
-    }
-    at = slash == 0 ? "/" : at.substr(0, slash);
+  if (::statvfs(path.c_str(), &vfs) != 0) {
+    return util::ErrnoError(errno, "cannot measure the free space of " + path);
   }
   constexpr uint64_t kMinReserve = uint64_t{8} << 20;
   constexpr uint64_t kMaxReserve = uint64_t{256} << 20;

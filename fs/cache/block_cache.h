@@ -27,7 +27,7 @@
 
 namespace shardfs::cache {
 
-// The free space of the file system holding a path (or its nearest existing parent), and the
+// The free space of the file system holding a path, and the
 // reserve a cache keeps there for its metadata and everything else on that disk: 1/64 of the
 // file system, at least 8 MiB (1/8 of one smaller than 64 MiB) and at most 256 MiB.
 struct DiskSpace {

@@ -392,6 +392,7 @@ Status CoreFs::SealAll() {
 
 Status CoreFs::SetReadOnly(bool read_only) {
   if (!read_only) {
+    util::MutexLock lock(mu_);
     read_only_ = false;
     return util::Ok();
   }

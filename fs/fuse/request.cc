@@ -103,14 +103,11 @@ bool HasSetIdToKill(uint32_t mode) {
          ((mode & S_ISUID) != 0 || (mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP));
 }
 
-}  // namespace
-
-util::Status KillSetIdBits(core::Filesystem& fs, fuse_req_t req, uint64_t ino) {
-  SHARDFS_ASSIGN_OR_RETURN(core::Attr attr, fs.GetAttr(ino));
-  if (!HasSetIdToKill(attr.mode)) return util::Ok();
+// KillSetIdBits once the file is known to have bits to clear.
+util::Status ClearSetIdBits(core::Filesystem& fs, fuse_req_t req, uint64_t ino) {
   core::SetAttr kill;
   kill.kill_setid = true;
-  SHARDFS_ASSIGN_OR_RETURN(attr, fs.SetAttributes(ino, kill, CallerOf(req, false)));
+  SHARDFS_TRY(fs.SetAttributes(ino, kill, CallerOf(req, false)));
   // Attributes only (offset < 0): no page is touched, so this never waits on a read.
   if (fuse_session* se = AdapterOf(req).session.load(); se != nullptr) {
     int rc = fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
@@ -122,6 +119,13 @@ util::Status KillSetIdBits(core::Filesystem& fs, fuse_req_t req, uint64_t ino) {
   return util::Ok();
 }
 
+}  // namespace
+
+util::Status KillSetIdBits(core::Filesystem& fs, fuse_req_t req, uint64_t ino) {
+  SHARDFS_ASSIGN_OR_RETURN(core::Attr attr, fs.GetAttr(ino));
+  return HasSetIdToKill(attr.mode) ? ClearSetIdBits(fs, req, ino) : util::Ok();
+}
+
 util::Status KillSetIdBitsIfAsked(core::Filesystem& fs, fuse_req_t req, uint64_t ino) {
   return RequestKillsSetIdBits() ? KillSetIdBits(fs, req, ino) : util::Ok();
 }
@@ -129,7 +133,7 @@ util::Status KillSetIdBitsIfAsked(core::Filesystem& fs, fuse_req_t req, uint64_t
 util::Status KillSetIdBitsUnlessPrivileged(core::Filesystem& fs, fuse_req_t req, uint64_t ino) {
   SHARDFS_ASSIGN_OR_RETURN(core::Attr attr, fs.GetAttr(ino));
   if (!HasSetIdToKill(attr.mode) || CallerHasFsetid(req)) return util::Ok();
-  return KillSetIdBits(fs, req, ino);
+  return ClearSetIdBits(fs, req, ino);
 }
 
 int ErrnoForReply(const char* op, uint64_t ino, const util::Error& error) {
